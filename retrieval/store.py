@@ -1,0 +1,268 @@
+"""Where indexes live: Chroma builds, their manifests, and the atomic switch between them.
+
+Every rebuild writes a complete new *build* (a Chroma collection, the lexical index and a
+manifest) and only then replaces a small pointer file with `os.replace`. Readers resolve the
+pointer anew, so a question is always answered from one whole build, never a half-built one.
+
+In embedded mode each build has its own Chroma directory under `<data>/builds/<id>/chroma`,
+written by the one process that builds it and only read afterwards. That keeps Chroma's
+single-writer rule even when `sanad index` runs beside a live bot, and lets a crashed build
+be deleted without touching the one that serves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from retrieval.errors import IndexNotBuilt, SanadError
+
+logger = logging.getLogger(__name__)
+
+POINTER = "CURRENT"
+COLLECTION = "passages"
+_CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+_KEEP_PREVIOUS = 1  # builds kept behind the current one, for readers still holding them
+
+
+def _client(path: Path) -> chromadb.ClientAPI:
+    return chromadb.PersistentClient(path=str(path), settings=_CHROMA_SETTINGS)
+
+
+@dataclass(frozen=True)
+class Build:
+    """One complete, immutable index build on disk."""
+
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Return the folder of this build's lexical index."""
+        return self.path / "lexical"
+
+
+class BuildWriter:
+    """Writes the passages of a new build; nothing is visible to readers until `commit`."""
+
+    def __init__(self, store: Store, build_id: str) -> None:
+        self.store = store
+        self.id = build_id
+        self.path = store.builds_dir / build_id
+        self.path.mkdir(parents=True)
+        self._client = _client(self.path / "chroma")
+        self._collection = self._client.create_collection(
+            COLLECTION,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        self.count = 0
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Return the folder where this build's lexical index goes."""
+        return self.path / "lexical"
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]] | Any,
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        """Add passages with precomputed vectors, in batches Chroma accepts."""
+        step = 2000
+        for i in range(0, len(ids), step):
+            self._collection.add(
+                ids=list(ids[i : i + step]),
+                embeddings=vectors[i : i + step],
+                documents=list(texts[i : i + step]),
+                metadatas=list(metadatas[i : i + step]),  # type: ignore[arg-type]
+            )
+        self.count += len(ids)
+
+    def commit(self, manifest: dict[str, Any]) -> Build:
+        """Write the manifest and make this build the one readers see."""
+        manifest = {**manifest, "build": self.id, "passages": self.count}
+        _write_json(self.path / "manifest.json", manifest)
+        self.store.switch(self.id)
+        return Build(self.id, self.path, manifest)
+
+    def abort(self) -> None:
+        """Throw the unfinished build away."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Store:
+    """The data directory: builds, the pointer to the current one, and the build lock."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.builds_dir = data_dir / "builds"
+
+    # ------------------------------------------------------------------ the pointer
+
+    def current_id(self) -> str | None:
+        """Return the id of the serving build, or None before the first build."""
+        pointer = self.data_dir / POINTER
+        try:
+            data = json.loads(pointer.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise SanadError(
+                f"the index pointer {pointer} is unreadable ({exc}); run `sanad index` to rebuild"
+            ) from exc
+        build = data.get("build") if isinstance(data, dict) else None
+        return build if isinstance(build, str) else None
+
+    def pointer_stamp(self) -> float:
+        """Return a value that changes whenever the pointer is replaced (cheap to poll)."""
+        try:
+            return (self.data_dir / POINTER).stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def current(self) -> Build | None:
+        """Return the serving build, or None before the first build."""
+        build_id = self.current_id()
+        if build_id is None:
+            return None
+        path = self.builds_dir / build_id
+        try:
+            manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SanadError(
+                f"the current index {build_id} is damaged ({exc}); run `sanad index` to rebuild"
+            ) from exc
+        return Build(build_id, path, manifest)
+
+    def switch(self, build_id: str) -> None:
+        """Point readers at `build_id`, atomically."""
+        _write_json(self.data_dir / POINTER, {"build": build_id})
+        logger.info("index switched to build %s", build_id)
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def building(self) -> Iterator[BuildWriter]:
+        """Hold the build lock and yield a writer for a new build; abort it on error."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock():
+            self.clean_up()
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            writer = BuildWriter(self, f"{stamp}-{secrets.token_hex(3)}")
+            try:
+                yield writer
+            except BaseException:
+                writer.abort()
+                raise
+            self.clean_up()
+
+    @contextlib.contextmanager
+    def lock(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the data directory's build lock (one builder at a time, across processes)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "build.lock").open("a") as handle:
+            flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+            try:
+                fcntl.flock(handle, flags)
+            except BlockingIOError as exc:
+                raise SanadError("another index build is running; try again when it ends") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def clean_up(self) -> list[str]:
+        """Delete builds that are neither current nor recent (crash leftovers, old builds)."""
+        if not self.builds_dir.is_dir():
+            return []
+        current = self.current_id()
+        finished = []
+        removed = []
+        for path in self.builds_dir.iterdir():
+            if path.name == current or not path.is_dir():
+                continue
+            if (path / "manifest.json").is_file():
+                finished.append(path)
+            else:
+                removed.append(path)  # never committed: a crash or an abort left it
+        finished.sort(key=lambda p: p.name, reverse=True)
+        removed.extend(p for p in finished[_KEEP_PREVIOUS:] if p.name < (current or "~"))
+        for path in removed:
+            shutil.rmtree(path, ignore_errors=True)
+            logger.info("removed old index build %s", path.name)
+        return [p.name for p in removed]
+
+
+class BuildReader:
+    """Read access to one build's passages: dense search and lookups by id."""
+
+    def __init__(self, build: Build, embeddings: Embeddings | None = None) -> None:
+        self.build = build
+        self._client = _client(build.path / "chroma")
+        self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
+        self.vectorstore = Chroma(
+            client=self._client,
+            collection_name=COLLECTION,
+            embedding_function=embeddings,
+            create_collection_if_not_exists=False,
+        )
+
+    def dense(self, vector: Any, k: int) -> list[tuple[str, str, dict[str, Any], float]]:
+        """Return (id, text, metadata, cosine similarity) of the k nearest passages."""
+        started = time.perf_counter()
+        hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            [float(x) for x in vector], k=k
+        )
+        logger.debug("dense search %.1f ms", (time.perf_counter() - started) * 1000)
+        # LangChain returns Chroma's cosine *distance* here; readers want similarity.
+        return [
+            (str(doc.id), doc.page_content, dict(doc.metadata), 1.0 - float(distance))
+            for doc, distance in hits
+        ]
+
+    def get(self, ids: Sequence[str], *, vectors: bool = False) -> dict[str, Any]:
+        """Fetch passages by id (with their vectors when asked)."""
+        include: list[Any] = ["documents", "metadatas"]
+        if vectors:
+            include.append("embeddings")
+        return dict(self._collection.get(ids=list(ids), include=include))
+
+    def all_ids(self) -> list[str]:
+        """Return every passage id in the build."""
+        return list(self._collection.get(include=[])["ids"])
+
+
+def open_build(build: Build | None, embeddings: Embeddings | None = None) -> BuildReader:
+    """Open a build for reading, or explain that there is none yet."""
+    if build is None:
+        raise IndexNotBuilt("no index has been built yet; run `sanad index` first")
+    return BuildReader(build, embeddings)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)  # atomic: readers see the old file or the new one, never half
