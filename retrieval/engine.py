@@ -11,11 +11,11 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from retrieval import indexing
+from retrieval import answering, indexing
 from retrieval.embedding import (
     DEFAULT_MODEL,
     TextEmbedder,
@@ -24,8 +24,8 @@ from retrieval.embedding import (
 )
 from retrieval.errors import SanadError
 from retrieval.lexical import LexicalIndex
-from retrieval.models import Passage
-from retrieval.search import Index, Mode, search
+from retrieval.models import Answer, Passage
+from retrieval.search import Index, Mode, passage_from, search
 from retrieval.settings import Settings
 from retrieval.store import Store, open_build
 
@@ -140,6 +140,21 @@ class Engine:
         )
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, timings)
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        """Answer a question from the sources, with citations, or say they do not answer it."""
+        started = time.perf_counter()
+        result = self.search(question, top_k=self.settings.top_k)
+        answer = answering.compose(question, result.passages)
+        timings = {**result.timings_ms, "total_ms": (time.perf_counter() - started) * 1000}
+        return replace(answer, timings_ms=timings)
+
+    def passage(self, chunk_id: str) -> Passage | None:
+        """Return a stored passage by id from the serving index, or None if it is gone."""
+        got = self.index().reader.get([chunk_id])
+        if not got["ids"]:
+            return None
+        return passage_from(got["ids"][0], got["documents"][0], got["metadatas"][0], 1.0)
 
     def search_many(
         self, questions: Sequence[str], *, top_k: int, mode: Mode = "hybrid"

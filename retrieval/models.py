@@ -74,7 +74,12 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """What Sanad says to a question: text with numbered citations, or a refusal."""
+    """What Sanad says to a question: text with numbered citations, or a refusal.
+
+    `text` is plain text (no markup) whose claims carry `[n]` markers matching
+    `citations`; the list of sources is rendered by the edges from `citations`.
+    `language` is the language of the framing ("ar" or "en"); quotes stay Arabic.
+    """
 
     question: str
     text: str
@@ -82,3 +87,4 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     passages: tuple[Passage, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    language: str = "ar"
