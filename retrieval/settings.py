@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from retrieval.embedding import DEFAULT_MODEL
+from retrieval.errors import SettingsError
 
 
 def _default_model_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "sanad" / "models"
+
+
+# A Bot API token as @BotFather issues it: the bot's numeric id, a colon, a secret.
+_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+
+
+def _int_list(value: object, name: str) -> frozenset[int]:
+    """Parse ids given as "1, -100200" (or a list): commas, semicolons or spaces between."""
+    if value is None or value == "":
+        return frozenset()
+    items = re.split(r"[,;\s]+", value.strip()) if isinstance(value, str) else value
+    if isinstance(items, int):
+        items = [items]
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise ValueError(f"{name} must be a comma-separated list of numeric ids")
+    ids = set()
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            ids.add(int(text))
+        except ValueError:
+            raise ValueError(f"{name}: {text!r} is not a numeric Telegram id") from None
+    return frozenset(ids)
 
 
 class Settings(BaseSettings):
@@ -35,6 +63,60 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_BASE_URL")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(frozenset(), alias="SANAD_ADMIN_IDS")
+    allowed_chats: Annotated[frozenset[int], NoDecode] = Field(
+        frozenset(), alias="SANAD_ALLOWED_CHATS"
+    )
+    webhook_listen: str = Field("0.0.0.0", alias="SANAD_WEBHOOK_LISTEN")
+    webhook_port: int = Field(8443, alias="SANAD_WEBHOOK_PORT", ge=1, le=65535)
+    webhook_url: str | None = Field(None, alias="SANAD_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="SANAD_WEBHOOK_SECRET")
+    rate_limit: int = Field(10, alias="SANAD_RATE_LIMIT", ge=0)
+    rate_limit_seconds: float = Field(60.0, alias="SANAD_RATE_LIMIT_SECONDS", gt=0)
+    context_minutes: float = Field(15.0, alias="SANAD_CONTEXT_MINUTES", ge=0)
+    context_questions: int = Field(3, alias="SANAD_CONTEXT_QUESTIONS", ge=0, le=20)
+    max_question_chars: int = Field(500, alias="SANAD_MAX_QUESTION_CHARS", ge=20, le=4000)
+    bot_workers: int = Field(2, alias="SANAD_BOT_WORKERS", ge=1, le=64)
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _strip_token(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # SettingsError, not ValueError: pydantic would copy the rejected token into its error.
+        if value is not None and not _BOT_TOKEN.fullmatch(value.get_secret_value()):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is malformed: expected the form 123456789:AAE... "
+                "that @BotFather gives"
+            )
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> frozenset[int]:
+        return _int_list(value, "SANAD_ADMIN_IDS")
+
+    @field_validator("allowed_chats", mode="before")
+    @classmethod
+    def _parse_allowed_chats(cls, value: object) -> frozenset[int]:
+        return _int_list(value, "SANAD_ALLOWED_CHATS")
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _api_root(cls, value: str) -> str:
+        return value.strip().rstrip("/") or "https://api.telegram.org"
 
     @field_validator("chroma_url", mode="before")
     @classmethod
