@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,11 +103,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     question = " ".join(args.question).strip()
-    result = engine.search(question, top_k=args.top_k, mode=args.mode)
+    history = [h for h in args.history or [] if h.strip()]
+    answer = engine.ask(question, history, top_k=args.top_k, mode=args.mode)
     if args.json:
-        print(json.dumps(terminal.search_json(result), ensure_ascii=False, indent=1))
+        print(json.dumps(terminal.answer_json(answer), ensure_ascii=False, indent=1))
     else:
-        print(terminal.format_passages(result.passages))
+        print(terminal.format_answer(answer))
+        if args.passages:
+            print()
+            print(terminal.format_passages(answer.passages))
     return 0
 
 
@@ -117,7 +122,9 @@ def cmd_chat(args: argparse.Namespace, engine: Engine | None = None) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from bot import terminal
     from retrieval import evaluation
+    from retrieval.articles import load_folder
 
     engine = _engine(args)
     questions = evaluation.load_questions(Path(args.questions))
@@ -125,10 +132,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     mode = args.mode
 
     def answer(q: evaluation.Question) -> tuple[list[Any], dict[str, Any]]:
-        return engine.search(q.question, top_k=args.top_k, mode=mode).passages, {}
+        history = [q.context] if q.context else []
+        result = engine.ask(q.question, history, top_k=args.top_k, mode=mode)
+        return list(result.passages), terminal.answer_json(result, with_passages=False)
 
     outcomes = evaluation.run(questions, answer)
-    metrics = {"mode": mode, **evaluation.retrieval_metrics(outcomes)}
+    articles = load_folder(engine.settings.source_dir).articles
+    metrics = {
+        "mode": mode,
+        **evaluation.retrieval_metrics(outcomes),
+        **evaluation.answer_metrics(outcomes, {a.id: a.text for a in articles}),
+    }
     if args.json:
         payload = {
             "metrics": metrics,
@@ -155,6 +169,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         return int(run_bot(engine))
     print("TELEGRAM_BOT_TOKEN is not set: starting the terminal chat instead.", file=sys.stderr)
     return cmd_chat(args, engine)
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    # PTB 22 warns on RetryAfter unless periods are timedeltas; opt in before it loads.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    from bot.app import run_bot
+
+    return int(run_bot(_engine(args), webhook=args.webhook))
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from bot.feedback import DB_NAME, FeedbackStore
+
+    path = _settings(args).data_dir / DB_NAME
+    if not path.exists():
+        print(f"no bot records yet ({path} does not exist)")
+        return 0
+    store = FeedbackStore(path)
+    try:
+        stats = store.stats(recent=args.limit)
+        refused = store.refused_questions(args.limit)
+        feedback = store.feedback(args.limit)
+    finally:
+        store.close()
+    if args.json:
+        payload = {"stats": stats.as_dict(), "refused": refused, "feedback": feedback}
+        print(json.dumps(payload, ensure_ascii=False, indent=1))
+        return 0
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    def when(created: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+
+    print(f"questions: {stats.questions} ({stats.refused} refused); inline: {stats.inline}")
+    print(f"feedback: {stats.useful} useful, {stats.not_useful} not useful")
+    print(f"latency: p50 {ms(stats.latency_p50_ms)}, p95 {ms(stats.latency_p95_ms)}")
+    counters = ", ".join(f"{k}={v}" for k, v in stats.counters.items()) or "none"
+    print(f"counters: {counters}")
+    print(f"\nrefused questions (latest {len(refused)}):")
+    for row in refused:
+        print(f"  {when(row['created'])}  #{row['answer_id']}  {row['question']}")
+    print(f"\nfeedback (latest {len(feedback)}):")
+    for row in feedback:
+        verdict = "useful    " if row["useful"] else "not useful"
+        print(f"  {when(row['created'])}  #{row['answer_id']}  {verdict}  {row['question']}")
+    return 0
 
 
 def cmd_model_prepare(args: argparse.Namespace) -> int:
@@ -195,6 +257,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=5, help="passages to show (default 5)")
     p.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print JSON (documented schema)")
+    p.add_argument(
+        "--history",
+        action="append",
+        metavar="QUESTION",
+        help="an earlier question of the conversation, for follow-ups (repeatable)",
+    )
+    p.add_argument("--passages", action="store_true", help="also print the passages found")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("chat", help="a terminal chat over the same engine")
@@ -213,6 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="update the index, then start the bot (or the chat)")
     common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bot", help="run the Telegram bot (long polling, or --webhook)")
+    common(p)
+    p.add_argument(
+        "--webhook", action="store_true", help="receive updates by webhook (SANAD_WEBHOOK_*)"
+    )
+    p.set_defaults(func=cmd_bot)
+
+    p = sub.add_parser("feedback", help="print the bot's feedback, refused questions, counters")
+    common(p)
+    p.add_argument("--limit", type=int, default=20, help="rows of each list (default 20)")
+    p.add_argument("--json", action="store_true", help="print everything as JSON")
+    p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("model", help="manage the embedding model")
     model_sub = p.add_subparsers(dest="model_command", required=True)

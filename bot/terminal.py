@@ -8,32 +8,82 @@ from typing import Any, TextIO
 
 from retrieval.engine import Engine, SearchResult
 from retrieval.errors import SanadError
-from retrieval.models import Passage
+from retrieval.models import Answer, Citation, Passage
 
 EXIT_WORDS = {"exit", "quit", "خروج"}
+HISTORY = 3  # earlier questions kept for follow-ups
 NO_SOURCE = "مصدر غير مذكور"
 NO_DATE = "تاريخ غير مذكور"
+
+
+def passage_json(rank: int, p: Passage) -> dict[str, Any]:
+    """Return one passage in the documented JSON shape."""
+    return {
+        "rank": rank,
+        "file": p.file,
+        "article_id": p.article_id,
+        "chunk_id": p.chunk_id,
+        "title": p.title,
+        "source": p.source,
+        "date": p.date,
+        "url": p.url,
+        "text": p.text,
+        "score": round(p.score, 4),
+    }
+
+
+def citation_json(c: Citation) -> dict[str, Any]:
+    """Return one citation in the documented JSON shape."""
+    return {
+        "n": c.n,
+        "article_id": c.article_id,
+        "chunk_id": c.chunk_id,
+        "file": c.file,
+        "title": c.title,
+        "source": c.source,
+        "date": c.date,
+        "url": c.url,
+        "quote": c.quote,
+        "also": list(c.also),
+    }
+
+
+def answer_json(answer: Answer, *, with_passages: bool = True) -> dict[str, Any]:
+    """Return the documented JSON shape of `sanad ask --json`."""
+    data: dict[str, Any] = {
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "language": answer.language,
+        "citations": [citation_json(c) for c in answer.citations],
+    }
+    if with_passages:
+        data["passages"] = [passage_json(r, p) for r, p in enumerate(answer.passages, 1)]
+        data["timings_ms"] = {k: round(v, 1) for k, v in answer.timings_ms.items()}
+    return data
+
+
+def source_line(c: Citation, language: str = "ar") -> str:
+    """Render one entry of an answer's sources list: `[n] outlet — title — date`."""
+    source = c.source or (NO_SOURCE if language == "ar" else "source not given")
+    date = c.date or (NO_DATE if language == "ar" else "date not given")
+    return f"[{c.n}] {source} — {c.title} — {date}"
+
+
+def format_answer(answer: Answer) -> str:
+    """Render an answer and its sources for a terminal."""
+    if not answer.citations:
+        return answer.text
+    heading = "المصادر:" if answer.language == "ar" else "Sources:"
+    sources = "\n".join(source_line(c, answer.language) for c in answer.citations)
+    return f"{answer.text}\n\n{heading}\n{sources}"
 
 
 def search_json(result: SearchResult) -> dict[str, Any]:
     """Return the documented JSON shape of `sanad ask --json`."""
     return {
         "question": result.question,
-        "passages": [
-            {
-                "rank": rank,
-                "file": p.file,
-                "article_id": p.article_id,
-                "chunk_id": p.chunk_id,
-                "title": p.title,
-                "source": p.source,
-                "date": p.date,
-                "url": p.url,
-                "text": p.text,
-                "score": round(p.score, 4),
-            }
-            for rank, p in enumerate(result.passages, 1)
-        ],
+        "passages": [passage_json(rank, p) for rank, p in enumerate(result.passages, 1)],
         "timings_ms": {k: round(v, 1) for k, v in result.timings_ms.items()},
     }
 
@@ -62,6 +112,7 @@ def chat(
     interactive = stdin.isatty()
     print("سند: اكتب سؤالك عن الأخبار المفهرسة (exit للخروج).", file=stdout, flush=True)
     engine.index()  # fail early, before the first question, if there is no index
+    history: list[str] = []
     while True:
         if interactive:
             print("؟ ", end="", file=stdout, flush=True)
@@ -74,10 +125,11 @@ def chat(
         if question.lower() in EXIT_WORDS:
             break
         try:
-            result = engine.search(question, top_k=top_k)
+            answer = engine.ask(question, history[-HISTORY:], top_k=top_k)
         except SanadError as exc:
             print(f"تعذّر الجواب: {exc}", file=stdout, flush=True)
             continue
-        print(format_passages(result.passages), file=stdout)
+        history.append(question)
+        print(format_answer(answer), file=stdout)
         print("", file=stdout, flush=True)
     return 0

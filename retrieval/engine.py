@@ -25,9 +25,10 @@ from retrieval.embedding import (
 from retrieval.errors import SanadError
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Passage
+from retrieval.normalize import tokenize
 from retrieval.search import Index, Mode, passage_from, search
 from retrieval.settings import Settings
-from retrieval.store import Store, open_build
+from retrieval.store import Store, load_sentence_matrix, open_build
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,12 @@ class Engine:
                     f"the index was built with model {model!r} but {self.model_name!r} is "
                     "configured; run `sanad index` to rebuild it"
                 )
-            self._index = Index(build, reader, LexicalIndex.load(build.lexical_dir))
+            self._index = Index(
+                build,
+                reader,
+                LexicalIndex.load(build.lexical_dir),
+                load_sentence_matrix(build),
+            )
             self._stamp = stamp
             logger.info("serving index build %s", build.id)
             return self._index
@@ -141,12 +147,56 @@ class Engine:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return SearchResult(question, passages, timings)
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """Answer a question from the sources, with citations, or say they do not answer it."""
+    def ask(
+        self,
+        question: str,
+        history: Sequence[str] = (),
+        *,
+        top_k: int | None = None,
+        mode: Mode = "hybrid",
+    ) -> Answer:
+        """Answer a question from the sources, with citations, or say they do not answer it.
+
+        `history` holds the conversation's earlier questions, oldest first; `top_k` how many
+        passages to return with the answer (the answer itself is composed from the best
+        `settings.top_k`).
+        """
         started = time.perf_counter()
-        result = self.search(question, top_k=self.settings.top_k)
-        answer = answering.compose(question, result.passages)
-        timings = {**result.timings_ms, "total_ms": (time.perf_counter() - started) * 1000}
+        question = question.strip()
+        if not question:
+            raise SanadError("the question is empty")
+        index = self.index()
+        query = answering.contextual_query(question, history)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        vector = self.embedder().embed_queries([query])[0]
+        timings["embed_ms"] = (time.perf_counter() - t0) * 1000
+        k = max(top_k or 0, self.settings.top_k)
+        passages = search(index, query, vector, k=k, mode=mode, timings=timings)
+        t0 = time.perf_counter()
+        candidates = answering.score_sentences(
+            tokenize(query),
+            vector,
+            passages[: self.settings.top_k],
+            index.sentences,
+            index.lexical.idf,
+        )
+        answer = answering.compose(
+            question,
+            passages[: top_k or self.settings.top_k],
+            candidates,
+            language=answering.framing_language(question),
+        )
+        timings["compose_ms"] = (time.perf_counter() - t0) * 1000
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        logger.info(
+            "answered in %.0f ms: %d passages, top score %.3f, refused=%s",
+            timings["total_ms"],
+            len(passages),
+            candidates[0].score if candidates else 0.0,
+            answer.refused,
+        )
+        logger.debug("question: %s", question)
         return replace(answer, timings_ms=timings)
 
     def passage(self, chunk_id: str) -> Passage | None:

@@ -170,3 +170,38 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         ],
         **outcome.extra,
     }
+
+
+def answer_metrics(
+    outcomes: Sequence[Outcome], article_texts: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Answer accuracy, refusal precision/recall, citation validity and follow-up accuracy.
+
+    Each outcome's `extra` holds `answer` (text), `refused` and `citations` (dicts with
+    `article_id` and `quote`). `article_texts` maps article ids to their full text, to check
+    every quote verbatim against the article it cites.
+    """
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    refused = [o for o in outcomes if o.extra.get("refused")]
+
+    def correct(o: Outcome) -> bool:
+        return not o.extra.get("refused") and contains_answer(o.question, o.extra["answer"])
+
+    followups = [o for o in answerable if o.question.context]
+    quotes = [c for o in outcomes for c in o.extra.get("citations", [])]
+    valid = [
+        c
+        for c in quotes
+        if article_texts is not None and c["quote"] in article_texts.get(c["article_id"], "")
+    ]
+    return {
+        "answer_accuracy": _share(correct(o) for o in answerable),
+        "refusal_precision": _share(not o.question.answerable for o in refused),
+        "refusal_recall": _share(bool(o.extra.get("refused")) for o in unanswerable),
+        "false_refusals": sum(1 for o in answerable if o.extra.get("refused")),
+        "citation_validity": round(len(valid) / len(quotes), 4) if quotes else 1.0,
+        "citations": len(quotes),
+        "followup_accuracy": _share(correct(o) for o in followups),
+        "followups": len(followups),
+    }

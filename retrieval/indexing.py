@@ -17,15 +17,26 @@ import numpy as np
 
 from retrieval import lexical
 from retrieval.articles import SkippedFile, load_folder
-from retrieval.chunking import chunk_article
+from retrieval.chunking import chunk_article, split_sentences
+from retrieval.dates import arabic_date
 from retrieval.embedding import TextEmbedder
 from retrieval.models import Article, Chunk
-from retrieval.store import Build, BuildReader, BuildWriter, Store
+from retrieval.store import (
+    SENTENCES,
+    Build,
+    BuildReader,
+    BuildWriter,
+    SentenceMatrix,
+    Store,
+    decode_sentences,
+    encode_sentences,
+    load_sentence_matrix,
+)
 
 logger = logging.getLogger(__name__)
 
 # Bump when chunking or stored metadata change meaning, so old builds are re-embedded.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 3
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
@@ -95,9 +106,19 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
     }
 
 
+def dateline(article: Article) -> str:
+    """Return the article's outlet and date in words, as questions name them."""
+    parts = [article.source or "", arabic_date(article.date, both_names=True) or ""]
+    return " — ".join(p for p in parts if p)
+
+
 def embedding_text(article: Article, chunk: Chunk) -> str:
-    """Return what the dense model reads for a passage: its title gives it context."""
-    return f"{article.title}\n{chunk.text}"
+    """Return what the index reads for a passage: title, outlet and date give it context.
+
+    Readers ask for «تقرير الجزيرة» or «زيارة أكتوبر 2024»: those words live in the
+    article's metadata, not in every passage's text.
+    """
+    return "\n".join(part for part in (article.title, dateline(article), chunk.text) if part)
 
 
 def article_entry(article: Article, fingerprint: str, chunks: int) -> dict[str, Any]:
@@ -171,9 +192,10 @@ def build_index(
         reuse_set = set(reuse)
         fresh = [a for a in loaded.articles if a.id not in reuse_set]
         manifest_articles: dict[str, Any] = {}
+        sentences = SentenceMatrix()
 
         if reuse and old is not None:
-            _copy_passages(open_reader(old), writer, reuse, old_articles)
+            _copy_passages(open_reader(old), old, writer, sentences, reuse, old_articles)
             for aid in reuse:
                 manifest_articles[aid] = old_articles[aid]
 
@@ -181,23 +203,16 @@ def build_index(
             (article, chunk_article(article, max_chars=chunk_chars)) for article in fresh
         ]
         new_chunks = [(a, c) for a, chunks in chunks_by_article for c in chunks]
+        embedded = 0
         if new_chunks:
-            embedder = load_embedder()
-            vectors = _embed(embedder, new_chunks, progress)
-            writer.add(
-                [c.id for _, c in new_chunks],
-                vectors,
-                [c.text for _, c in new_chunks],
-                [chunk_metadata(a, c) for a, c in new_chunks],
-            )
+            embedded = _embed_new(load_embedder(), new_chunks, writer, sentences, progress)
         for article, chunks in chunks_by_article:
             manifest_articles[article.id] = article_entry(
                 article, fingerprints[article.id], len(chunks)
             )
 
-        lexical.build(
-            writer.lexical_dir, _all_passages(writer, old, reuse, old_articles, new_chunks)
-        )
+        sentences.save(writer.path / SENTENCES)
+        lexical.build(writer.lexical_dir, _all_passages(old, reuse, old_articles, new_chunks))
         build = writer.commit(
             {
                 "model": model_name,
@@ -207,6 +222,7 @@ def build_index(
                 "files": loaded.files,
                 "articles": manifest_articles,
                 "skipped": [{"file": s.file, "reason": s.reason} for s in loaded.skipped],
+                "sentences": len(sentences),
             }
         )
 
@@ -217,7 +233,7 @@ def build_index(
         removed=removed,
         skipped=loaded.skipped,
         passages=int(build.manifest["passages"]),
-        embedded=len(new_chunks),
+        embedded=embedded,
         seconds=time.perf_counter() - started,
         build=build.id,
         switched=True,
@@ -229,18 +245,67 @@ def _chunk_ids(article_id: str, entry: dict[str, Any]) -> list[str]:
 
 
 def _copy_passages(
-    reader: BuildReader, writer: BuildWriter, article_ids: Sequence[str], entries: dict[str, Any]
+    reader: BuildReader,
+    old: Build,
+    writer: BuildWriter,
+    sentences: SentenceMatrix,
+    article_ids: Sequence[str],
+    entries: dict[str, Any],
 ) -> None:
     """Carry unchanged articles' passages and vectors over without embedding them again."""
+    old_matrix = load_sentence_matrix(old)
     ids = [cid for aid in article_ids for cid in _chunk_ids(aid, entries[aid])]
     step = 1000
     for i in range(0, len(ids), step):
         got = reader.get(ids[i : i + step], vectors=True)
-        writer.add(got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+        metadatas = []
+        for meta in got["metadatas"]:
+            spans = decode_sentences(str(meta.get("sentences", "")))
+            rows = sentences.extend(np.asarray(old_matrix[[r for _, _, r in spans]]))
+            packed = encode_sentences(
+                [(s, e, r) for (s, e, _), r in zip(spans, rows, strict=True)]
+            )
+            metadatas.append({**meta, "sentences": packed})
+        writer.add(got["ids"], got["embeddings"], got["documents"], metadatas)
+
+
+def _embed_new(
+    embedder: TextEmbedder,
+    items: Sequence[tuple[Article, Chunk]],
+    writer: BuildWriter,
+    sentences: SentenceMatrix,
+    progress: ProgressFactory | None,
+) -> int:
+    """Embed new passages and their sentences in one stream; return how many passages."""
+    spans_by_chunk = [split_sentences(chunk.text) for _, chunk in items]
+    # Overlapping passages share sentences: embed each sentence of an article once.
+    unique: dict[tuple[str, int, int], int] = {}
+    sentence_texts: list[str] = []
+    for (article, chunk), spans in zip(items, spans_by_chunk, strict=True):
+        for start, end in spans:
+            key = (article.id, chunk.start + start, chunk.start + end)
+            if key not in unique:
+                unique[key] = len(sentence_texts)
+                sentence_texts.append(chunk.text[start:end])
+    passage_texts = [embedding_text(a, c) for a, c in items]
+    vectors = _embed(embedder, passage_texts + sentence_texts, progress)
+    rows = sentences.extend(vectors[len(passage_texts) :])
+    metadatas = []
+    for (article, chunk), spans in zip(items, spans_by_chunk, strict=True):
+        packed = [
+            (s, e, rows[unique[(article.id, chunk.start + s, chunk.start + e)]]) for s, e in spans
+        ]
+        metadatas.append({**chunk_metadata(article, chunk), "sentences": encode_sentences(packed)})
+    writer.add(
+        [c.id for _, c in items],
+        vectors[: len(passage_texts)],
+        [c.text for _, c in items],
+        metadatas,
+    )
+    return len(passage_texts)
 
 
 def _all_passages(
-    writer: BuildWriter,
     old: Build | None,
     reused: Sequence[str],
     entries: dict[str, Any],
@@ -252,17 +317,14 @@ def _all_passages(
         old_lexical = lexical.load_passages(old.lexical_dir)
         wanted = {cid for aid in reused for cid in _chunk_ids(aid, entries[aid])}
         rows.extend(row for row in old_lexical if row[0] in wanted)
-    rows.extend((c.id, a.title, c.text) for a, c in new_chunks)
+    rows.extend((c.id, f"{a.title}\n{dateline(a)}", c.text) for a, c in new_chunks)
     return rows
 
 
 def _embed(
-    embedder: TextEmbedder,
-    items: Sequence[tuple[Article, Chunk]],
-    progress: ProgressFactory | None,
+    embedder: TextEmbedder, texts: Sequence[str], progress: ProgressFactory | None
 ) -> np.ndarray:
-    """Embed passages in length-sorted batches (less padding), returning rows in input order."""
-    texts = [embedding_text(a, c) for a, c in items]
+    """Embed texts in length-sorted batches (less padding), returning rows in input order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
     tick = progress(len(texts)) if progress else None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from retrieval.normalize import tokenize
 logger = logging.getLogger(__name__)
 
 _PASSAGES = "passages.jsonl"
+_STATS = "stats.json"
 
 
 def build(folder: Path, rows: Iterable[tuple[str, str, str]]) -> None:
@@ -30,9 +33,13 @@ def build(folder: Path, rows: Iterable[tuple[str, str, str]]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     if not rows:
         return
+    corpus = [tokenize(f"{title}\n{text}") for _, title, text in rows]
     retriever = bm25s.BM25()
-    retriever.index([tokenize(f"{title}\n{text}") for _, title, text in rows], show_progress=False)
+    retriever.index(corpus, show_progress=False)
     retriever.save(str(folder / "bm25"), show_progress=False)
+    df = Counter(token for tokens in corpus for token in set(tokens))
+    stats = {"passages": len(rows), "df": df}
+    (folder / _STATS).write_text(json.dumps(stats, ensure_ascii=False), "utf-8")
 
 
 def load_passages(folder: Path) -> list[tuple[str, str, str]]:
@@ -47,9 +54,27 @@ def load_passages(folder: Path) -> list[tuple[str, str, str]]:
 class LexicalIndex:
     """A loaded BM25 index that ranks passage ids for a question."""
 
-    def __init__(self, retriever: bm25s.BM25 | None, ids: Sequence[str]) -> None:
+    def __init__(
+        self,
+        retriever: bm25s.BM25 | None,
+        ids: Sequence[str],
+        df: dict[str, int] | None = None,
+    ) -> None:
         self._retriever = retriever
         self.ids = list(ids)
+        self._df = df or {}
+        n = max(len(self.ids), 1)
+        # Terms the index never saw weigh like the rarest ones: a question's unknown word
+        # is as telling as it gets.
+        self._unseen_idf = math.log(1 + n)
+
+    def idf(self, token: str) -> float:
+        """Return the inverse document frequency of a search token."""
+        df = self._df.get(token)
+        if not df:
+            return self._unseen_idf
+        n = max(len(self.ids), 1)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -58,7 +83,9 @@ class LexicalIndex:
         if not ids:
             return cls(None, [])
         retriever = bm25s.BM25.load(str(folder / "bm25"), show_progress=False, verbosity=0)
-        return cls(retriever, ids)
+        stats_path = folder / _STATS
+        df = json.loads(stats_path.read_text("utf-8"))["df"] if stats_path.is_file() else {}
+        return cls(retriever, ids, df)
 
     def search(self, question: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (passage id, BM25 score) pairs with a positive score, best first."""

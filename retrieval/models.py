@@ -54,6 +54,8 @@ class Passage:
     url: str | None = None
     start: int = 0
     end: int = 0
+    sentences: tuple[tuple[int, int, int], ...] = ()
+    """(start, end) of each sentence in `text`, and the row of its vector in the index."""
 
 
 @dataclass(frozen=True)

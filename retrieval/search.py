@@ -12,7 +12,7 @@ import numpy as np
 
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Passage
-from retrieval.store import Build, BuildReader
+from retrieval.store import Build, BuildReader, decode_sentences
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Index:
     build: Build
     reader: BuildReader
     lexical: LexicalIndex
+    sentences: np.ndarray
 
 
 def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Passage:
@@ -44,6 +45,7 @@ def passage_from(chunk_id: str, text: str, meta: dict[str, Any], score: float) -
         url=meta.get("url") or None,
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
+        sentences=tuple(decode_sentences(str(meta.get("sentences", "")))),
     )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 POINTER = "CURRENT"
 COLLECTION = "passages"
+SENTENCES = "sentences.npy"
 _CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 _KEEP_PREVIOUS = 1  # builds kept behind the current one, for readers still holding them
 
@@ -257,6 +259,52 @@ def open_build(build: Build | None, embeddings: Embeddings | None = None) -> Bui
     if build is None:
         raise IndexNotBuilt("no index has been built yet; run `sanad index` first")
     return BuildReader(build, embeddings)
+
+
+class SentenceMatrix:
+    """The sentence vectors of a build, gathered row by row while it is written."""
+
+    def __init__(self) -> None:
+        self._blocks: list[np.ndarray] = []
+        self._rows = 0
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def extend(self, vectors: np.ndarray) -> range:
+        """Append vectors and return the rows they were given."""
+        self._blocks.append(np.asarray(vectors, dtype=np.float16))
+        rows = range(self._rows, self._rows + len(vectors))
+        self._rows += len(vectors)
+        return rows
+
+    def save(self, path: Path) -> None:
+        """Write the matrix as one float16 .npy file (read back memory-mapped)."""
+        matrix = np.concatenate(self._blocks) if self._blocks else np.zeros((0, 0), np.float16)
+        np.save(path, matrix)
+
+
+def encode_sentences(spans: Sequence[tuple[int, int, int]]) -> str:
+    """Pack (start, end, row) triples of a passage's sentences into a metadata string."""
+    return ";".join(f"{s}:{e}:{r}" for s, e, r in spans)
+
+
+def decode_sentences(packed: str) -> list[tuple[int, int, int]]:
+    """Unpack the (start, end, row) triples written by `encode_sentences`."""
+    out = []
+    for item in packed.split(";") if packed else ():
+        start, end, row = item.split(":")
+        out.append((int(start), int(end), int(row)))
+    return out
+
+
+def load_sentence_matrix(build: Build) -> np.ndarray:
+    """Open a build's sentence vectors, memory-mapped (pages load as rows are read)."""
+    path = build.path / SENTENCES
+    if not path.is_file():
+        return np.zeros((0, 0), dtype=np.float16)
+    matrix: np.ndarray = np.load(path, mmap_mode="r")
+    return matrix
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
