@@ -73,12 +73,15 @@ def chunks_of(engine: Engine, article_id: str) -> int:
 
 
 def embedded_only_from(engine: Engine, embedder: RecordingEmbedder, article_id: str) -> bool:
-    """Tell whether every text embedded since the last reset is part of one article."""
-    article = next(a for a in engine.articles() if a["id"] == article_id)
-    passages = [engine.passage(f"{article_id}:{i}") for i in range(int(article["chunks"]))]
+    """Tell whether every text embedded since the last reset is a piece of one article.
+
+    What the model reads may put a header (title, date) before the passage; the passage's
+    own words come last, so the last line of each text must be the article's.
+    """
+    chunks = next(int(a["chunks"]) for a in engine.articles() if a["id"] == article_id)
+    passages = [engine.passage(f"{article_id}:{i}") for i in range(chunks)]
     body = "\n".join(p.text for p in passages if p is not None)
-    title = f"{article['title']}\n"
-    return all(t.removeprefix(title) in body for t in embedder.texts)
+    return all(text.strip().splitlines()[-1] in body for text in embedder.texts)
 
 
 def stable(passage: Any) -> tuple[Any, ...]:
@@ -318,3 +321,44 @@ def test_passage_returns_a_stored_passage_and_none_for_an_unknown_id(engine: Eng
     )
     assert engine.passage(f"{MOSCOW}:9999") is None
     assert engine.passage("no-such-article:0") is None
+
+
+def test_emptying_the_source_folder_leaves_an_index_that_finds_nothing(
+    engine: Engine, source: Path
+) -> None:
+    engine.reindex()
+    for path in source.iterdir():
+        path.unlink()
+
+    report = engine.reindex()
+
+    assert set(report.removed) == SEED_ARTICLES
+    assert report.passages == 0
+    assert engine.search("من دعا الفصائل الفلسطينية إلى موسكو؟").passages == []
+
+
+@pytest.mark.xfail(
+    reason="article ids are the path without its suffix, so `x.txt` and `x.md` get the same "
+    "id and the same passage ids; Chroma raises DuplicateIDError and the whole build fails "
+    "(the CLI prints 'unexpected error (DuplicateIDError)') instead of indexing the rest",
+    strict=True,
+)
+def test_files_differing_only_by_suffix_do_not_break_the_build(
+    engine: Engine, source: Path
+) -> None:
+    (source / "005_library.txt").write_text(NEW_STORY, "utf-8")
+    (source / "005_library.md").write_text(
+        "# مهرجان للشعر في مدينة جنين\n\n"
+        "انطلق في جنين مهرجان الشعر السنوي بمشاركة ثلاثين شاعرا. "
+        "وقالت اللجنة المنظمة إن الأمسيات ستستمر أسبوعا كاملا.\n",
+        "utf-8",
+    )
+
+    report = engine.reindex()
+
+    assert report.switched
+    assert set(report.added) >= SEED_ARTICLES
+    # Each of the two files is either indexed or named in the report, never lost silently.
+    indexed = {a["file"] for a in engine.articles()}
+    skipped = {s.file for s in report.skipped}
+    assert {"005_library.txt", "005_library.md"} <= indexed | skipped
