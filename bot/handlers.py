@@ -630,6 +630,12 @@ class Sanad:
             ),
         )
         await query.answer([result], cache_time=60)
+        logger.info(
+            "answered an inline query in %.0f ms: %d passages%s",
+            answer.timings_ms.get("total_ms", 0.0),
+            len(answer.passages),
+            ", refused" if answer.refused else "",
+        )
 
     # ------------------------------------------------------------------ errors
 
