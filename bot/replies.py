@@ -603,8 +603,8 @@ def parse_start_payload(payload: str) -> tuple[int, int] | None:
 
 
 def _citation_label(citation: Citation) -> str:
-    outlet = _shorten(citation.source or "المصدر", 24)
-    return f"📖 [{citation.n}] {isolate_latin(outlet)}"
+    name = _shorten(citation.source or citation.title or NO_SOURCE, 24)
+    return f"📖 [{citation.n}] {isolate_latin(name)}"
 
 
 def _rows(buttons: Sequence[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:

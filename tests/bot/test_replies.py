@@ -239,3 +239,9 @@ def test_inline_message_is_cut_to_one_message() -> None:
 
     assert utf16_len(visible(message)) <= MAX_TEXT_LENGTH
     assert visible(message).endswith("لقراءته كاملًا.)")
+
+
+def test_a_citation_button_without_an_outlet_names_the_article() -> None:
+    keyboard = replies.answer_keyboard(1, [citation(source=None, title="روسيا تدعو الفصائل")])
+
+    assert keyboard.inline_keyboard[0][0].text == "📖 [1] روسيا تدعو الفصائل"
