@@ -13,6 +13,7 @@ from bot import replies
 from bot.feedback import FeedbackStore
 from bot.replies import FSI, PDI, RLM
 from retrieval.engine import Engine
+from retrieval.errors import SanadError
 from retrieval.models import Answer, Passage
 from retrieval.settings import Settings
 from tests.bot.conftest import (
@@ -585,3 +586,32 @@ async def test_chats_outside_the_allowlist_are_turned_away(
 
     assert tg.sent_messages(USER_ID)[0]["plain_text"] == replies.CHAT_NOT_ALLOWED
     assert [q for q, _ in engine.asked] == ["سؤال مسموح", "سؤال المشرف"]
+
+
+async def test_a_failed_reindex_is_reported_and_the_old_index_keeps_serving(
+    tg: FakeTelegram, settings: Settings
+) -> None:
+    engine = StubEngine(settings)
+
+    def broken(source_dir: object = None) -> None:
+        raise SanadError("the source folder is gone")
+
+    engine.reindex = broken  # type: ignore[method-assign,assignment]
+    async with running(engine, bot_settings(settings, tg)):
+        tg.send_text("/reindex", user_id=ADMIN_ID)
+        await tg.wait_for_messages(chat_id=ADMIN_ID, count=2)
+        tg.send_text("سؤال بعد الفشل", user_id=ADMIN_ID)
+        messages = await tg.wait_for_messages(chat_id=ADMIN_ID, count=3)
+
+    assert messages[1]["plain_text"] == replies.REINDEX_FAILED
+    assert "[1]" in messages[2]["plain_text"]
+
+
+async def test_a_deep_link_to_an_unknown_answer_is_explained(
+    tg: FakeTelegram, settings: Settings
+) -> None:
+    async with running(StubEngine(settings), bot_settings(settings, tg)):
+        tg.send_text("/start c999_1")
+        [reply] = await tg.wait_for_messages(count=1)
+
+    assert reply["plain_text"] == replies.STALE_BUTTON
