@@ -97,9 +97,27 @@ def load_folder(
         files[rel] = hashlib.sha256(data).hexdigest()
         articles.extend(found)
     skipped.sort(key=lambda s: s.file)
-    for item in skipped:
-        logger.warning("skipped %s: %s", item.file, item.reason)
-    return LoadResult(articles=articles, skipped=skipped, files=files)
+    return LoadResult(articles=_unique_ids(articles), skipped=skipped, files=files)
+
+
+def _unique_ids(articles: list[Article]) -> list[Article]:
+    """Keep ids unique when two files differ only by suffix (`x.txt`, `x.md`).
+
+    Ids leave the suffix out so that they read well and survive a rename to another
+    format; only where that would clash does the id keep the file's full name.
+    """
+    files_by_base: dict[str, set[str]] = {}
+    for article in articles:
+        files_by_base.setdefault(article.id.split("#")[0], set()).add(article.file)
+    clashing = {base for base, files in files_by_base.items() if len(files) > 1}
+    if not clashing:
+        return articles
+    return [
+        replace(a, id=a.file + (f"#{a.part}" if a.part else ""))
+        if a.id.split("#")[0] in clashing
+        else a
+        for a in articles
+    ]
 
 
 def parse_file(path: Path, root: Path) -> list[Article]:

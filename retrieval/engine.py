@@ -181,19 +181,17 @@ class Engine:
             index.sentences,
             index.lexical.idf,
         )
-        answer = answering.compose(
-            question,
-            passages[: top_k or self.settings.top_k],
-            candidates,
-            language=answering.framing_language(question),
+        about = answering.describe_question(
+            question, tokenize(question), index.lexical.idf, index.lexical.knows
         )
+        answer = answering.compose(about, passages[: top_k or self.settings.top_k], candidates)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         logger.info(
-            "answered in %.0f ms: %d passages, top score %.3f, refused=%s",
+            "answered in %.0f ms: %d passages, top sentence similarity %.3f, refused=%s",
             timings["total_ms"],
             len(passages),
-            candidates[0].score if candidates else 0.0,
+            max((c.dense for c in candidates), default=0.0),
             answer.refused,
         )
         logger.debug("question: %s", question)

@@ -56,17 +56,31 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("expected a JSON object")
+            question = row["question"]
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError("'question' must be a non-empty string")
+            lists = {key: row.get(key) or [] for key in ("docs", "answers", "tags")}
+            for key, value in lists.items():
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"{key!r} must be a list of strings")
+            context = row.get("context") or None
+            if context is not None and not isinstance(context, str):
+                raise ValueError("'context' must be a string")
             questions.append(
                 Question(
                     id=str(row.get("id", number)),
-                    question=str(row["question"]),
-                    docs=tuple(row.get("docs") or ()),
-                    answers=tuple(row.get("answers") or ()),
-                    context=row.get("context") or None,
-                    tags=tuple(row.get("tags") or ()),
+                    question=question,
+                    docs=tuple(lists["docs"]),
+                    answers=tuple(lists["answers"]),
+                    context=context,
+                    tags=tuple(lists["tags"]),
                 )
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except KeyError as exc:
+            raise SanadError(f"{path}:{number}: missing field {exc}") from exc
+        except ValueError as exc:
             raise SanadError(f"{path}:{number}: not a valid question line ({exc})") from exc
     return questions
 

@@ -153,7 +153,7 @@ def build_index(
         logger.warning("skipped %s: %s", skipped.file, skipped.reason)
 
     with store.lock():
-        old = store.current()
+        old = store.current_or_none()
         old_articles: dict[str, Any] = old.manifest.get("articles", {}) if old else {}
         same_model = old is not None and old.manifest.get("model") == model_name
 
@@ -173,6 +173,7 @@ def build_index(
         removed = sorted(set(old_articles) - set(fingerprints))
 
         if old is not None and not (added or changed or removed):
+            store.clean_up()  # what a killed build left behind goes even when nothing changed
             return IndexReport(
                 unchanged=unchanged,
                 skipped=loaded.skipped,
@@ -184,7 +185,7 @@ def build_index(
     with store.building() as writer:
         # Another builder may have switched while we waited for the lock: diff against
         # what serves now, not what served when we looked.
-        old = store.current()
+        old = store.current_or_none()
         old_articles = old.manifest.get("articles", {}) if old else {}
         reuse = [
             aid for aid in unchanged if old_articles.get(aid, {}).get("hash") == fingerprints[aid]

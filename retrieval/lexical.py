@@ -68,6 +68,10 @@ class LexicalIndex:
         # is as telling as it gets.
         self._unseen_idf = math.log(1 + n)
 
+    def knows(self, token: str) -> bool:
+        """Tell whether any indexed passage uses this search token."""
+        return token in self._df
+
     def idf(self, token: str) -> float:
         """Return the inverse document frequency of a search token."""
         df = self._df.get(token)

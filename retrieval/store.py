@@ -142,6 +142,14 @@ class Store:
         except FileNotFoundError:
             return 0
 
+    def current_or_none(self) -> Build | None:
+        """Return the serving build, or None if there is none or it is damaged (to rebuild)."""
+        try:
+            return self.current()
+        except SanadError as exc:
+            logger.warning("ignoring the damaged index, it will be rebuilt: %s", exc)
+            return None
+
     def current(self) -> Build | None:
         """Return the serving build, or None before the first build."""
         build_id = self.current_id()
@@ -197,7 +205,10 @@ class Store:
         """Delete builds that are neither current nor recent (crash leftovers, old builds)."""
         if not self.builds_dir.is_dir():
             return []
-        current = self.current_id()
+        try:
+            current = self.current_id()
+        except SanadError:
+            current = None  # a damaged pointer serves nothing: every build may go
         finished = []
         removed = []
         for path in self.builds_dir.iterdir():
@@ -208,7 +219,7 @@ class Store:
             else:
                 removed.append(path)  # never committed: a crash or an abort left it
         finished.sort(key=lambda p: p.name, reverse=True)
-        removed.extend(p for p in finished[_KEEP_PREVIOUS:] if p.name < (current or "~"))
+        removed.extend(finished[_KEEP_PREVIOUS:])
         for path in removed:
             shutil.rmtree(path, ignore_errors=True)
             logger.info("removed old index build %s", path.name)
