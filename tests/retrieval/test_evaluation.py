@@ -109,12 +109,6 @@ def test_a_missing_question_file_is_one_clear_error(tmp_path: Path) -> None:
         load_questions(tmp_path / "nowhere.jsonl")
 
 
-@pytest.mark.xfail(
-    reason="load_questions accepts these lines: a string for docs/answers becomes a tuple of "
-    "single characters (answers then match almost any passage; docs never match), and an "
-    "empty question passes the loader and only fails later, in the engine, without its line",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "bad_line",
     [

@@ -337,12 +337,6 @@ def test_emptying_the_source_folder_leaves_an_index_that_finds_nothing(
     assert engine.search("من دعا الفصائل الفلسطينية إلى موسكو؟").passages == []
 
 
-@pytest.mark.xfail(
-    reason="article ids are the path without its suffix, so `x.txt` and `x.md` get the same "
-    "id and the same passage ids; Chroma raises DuplicateIDError and the whole build fails "
-    "(the CLI prints 'unexpected error (DuplicateIDError)') instead of indexing the rest",
-    strict=True,
-)
 def test_files_differing_only_by_suffix_do_not_break_the_build(
     engine: Engine, source: Path
 ) -> None:

@@ -227,12 +227,6 @@ def test_a_crash_leftover_is_removed_by_the_next_rebuild(
     assert finds_the_moscow_talks(engine)
 
 
-@pytest.mark.xfail(
-    reason="build_index returns early when the corpus is unchanged, before Store.building() "
-    "runs clean_up, so a half-written build survives every `sanad index` until a source "
-    "file changes",
-    strict=True,
-)
 def test_a_crash_leftover_is_removed_even_when_the_corpus_is_unchanged(
     engine: Engine, data: Path
 ) -> None:
@@ -291,12 +285,6 @@ def test_a_damaged_index_says_to_run_sanad_index(
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.xfail(
-    reason="build_index and Store.clean_up call Store.current()/current_id(), which raise on "
-    "a damaged pointer or build, so `sanad index` (the fix the error message gives) fails "
-    "with the same error and the index cannot be rebuilt without deleting files by hand",
-    strict=True,
-)
 @DAMAGES
 def test_sanad_index_recovers_a_damaged_index(
     engine: Engine, data: Path, source: Path, damage: Damage
