@@ -15,11 +15,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from retrieval.dates import arabic_date
 from retrieval.models import Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -84,11 +84,6 @@ COMMANDS: Final = {
     "stats": "الإحصاءات (للمشرفين)",
 }
 CLOSEST_HEADING: Final = "أقرب ما وجدته في المصادر"
-
-_MONTHS: Final = (
-    "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
-    "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
-)  # fmt: skip
 
 
 # --- direction and escaping -------------------------------------------------------------------
@@ -297,21 +292,8 @@ def _rtl_start(part: str) -> str:
 
 
 def format_date(value: str | None) -> str:
-    """Render an ISO date (YYYY, YYYY-MM or YYYY-MM-DD) the Arabic way: 20 فبراير 2024."""
-    if not value:
-        return NO_DATE
-    parts = value.strip()[:10].split("-")
-    try:
-        if len(parts) == 3:
-            day = date(int(parts[0]), int(parts[1]), int(parts[2]))
-            return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-        if len(parts) == 2 and 1 <= int(parts[1]) <= 12:
-            return f"{_MONTHS[int(parts[1]) - 1]} {int(parts[0])}"
-        if len(parts) == 1 and parts[0].isdigit():
-            return parts[0]
-    except ValueError:
-        pass
-    return value
+    """Render an ISO date the Arabic way (20 فبراير 2024), or say that there is none."""
+    return arabic_date(value) or NO_DATE
 
 
 def seconds_phrase(seconds: float) -> str:

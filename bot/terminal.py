@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from retrieval.dates import arabic_date, english_date
 from retrieval.engine import Engine, SearchResult
 from retrieval.errors import SanadError
 from retrieval.models import Answer, Citation, Passage
@@ -66,8 +67,15 @@ def answer_json(answer: Answer, *, with_passages: bool = True) -> dict[str, Any]
 def source_line(c: Citation, language: str = "ar") -> str:
     """Render one entry of an answer's sources list: `[n] outlet — title — date`."""
     source = c.source or (NO_SOURCE if language == "ar" else "source not given")
-    date = c.date or (NO_DATE if language == "ar" else "date not given")
-    return f"[{c.n}] {source} — {c.title} — {date}"
+    if language == "ar":
+        date = arabic_date(c.date) or NO_DATE
+    else:
+        date = english_date(c.date) or "date not given"
+    line = f"[{c.n}] {source} — {c.title} — {date}"
+    if c.also:
+        also = "، ".join(c.also) if language == "ar" else ", ".join(c.also)
+        line += f" ({'ونقلته أيضًا:' if language == 'ar' else 'also reported by'} {also})"
+    return line
 
 
 def format_answer(answer: Answer) -> str:

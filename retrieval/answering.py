@@ -304,7 +304,10 @@ def compose(
     for quote in quotes:
         if quote.also:
             reports = [quote.lead, *quote.also]
-            fullest = max(reports, key=lambda c: (len(c.tokens), c.score))
+            # The fullest report leads; one that names its outlet beats one that does not.
+            fullest = max(
+                reports, key=lambda c: (c.passage.source is not None, len(c.tokens), c.score)
+            )
             if fullest is not quote.lead:
                 quote.also = [c for c in reports if c is not fullest]
                 quote.lead, quote.start, quote.end = fullest, fullest.start, fullest.end
@@ -339,10 +342,8 @@ def compose(
             )
         )
         # Quotes keep their exact text in the citation; the answer line folds line breaks.
-        line = f"«{' '.join(quote.text.split())}» [{n}]"
-        if also:
-            line += f" ({_ALSO[language]} {'، '.join(also)})"
-        lines.append(line)
+        # Who else reported it is the edges' to show, in the sources list (Citation.also).
+        lines.append(f"«{' '.join(quote.text.split())}» [{n}]")
     if disagreement:
         lines.append(_disagreement_line(disagreement, quotes, language))
     return Answer(
@@ -451,7 +452,6 @@ def answer_matches(answer_text: str, gold: str) -> bool:
     return " ".join(for_search(gold).split()) in " ".join(for_search(answer_text).split())
 
 
-_ALSO = {"ar": "وأوردته أيضًا:", "en": "also reported by"}
 _DIFFER = {"ar": "تختلف المصادر في هذه النقطة: ", "en": "The sources disagree here: "}
 _ACCORDING = {"ar": "{value} بحسب [{n}]", "en": "{value} according to [{n}]"}
 _PUBLISHED_ON = {
