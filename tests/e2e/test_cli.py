@@ -181,7 +181,11 @@ def failing(workdir: Path, model_dir: Path) -> Iterator[dict[str, Started]]:
         "malformed_questions": (["eval", str(questions)], {}),
     }
     runs = {
-        name: Started(args, sanad_env(errors / name / "data", model_dir, **extra), errors / name)
+        name: Started(
+            args,
+            sanad_env(errors / name / "data", model_dir, OMP_NUM_THREADS="1", **extra),
+            errors / name,
+        )
         for name, (args, extra) in commands.items()
     }
     yield runs
@@ -199,6 +203,8 @@ def first_index(env: dict[str, str], workdir: Path, failing: dict[str, Started])
 def started(first_index: Run, env: dict[str, str], workdir: Path) -> Iterator[dict[str, Started]]:
     """The commands that read the index, all started at once once it is built."""
     assert first_index.returncode == 0, first_index.stderr
+    # Several model processes share few cores: one thread each keeps them from spinning.
+    env = {**env, "OMP_NUM_THREADS": "1"}
     runs = {
         "ask_json": Started(["ask", QUESTION, "--json"], env, workdir / "ask_json"),
         "ask_text": Started(["ask", QUESTION], env, workdir / "ask_text"),
