@@ -36,7 +36,8 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test
-	$(BIN)/python tests/bench/run_all.py
+	$(BIN)/python tests/bench/bench_answer.py
+	$(BIN)/python tests/bench/bench_bot.py
 
 clean:
 	rm -rf $(VENV) data

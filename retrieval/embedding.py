@@ -355,14 +355,14 @@ class Embedder:
 
 def load_embedder(name_or_path: str, *, allow_hub: bool = False) -> Embedder:
     """Load a sentence-transformers model from a local directory (or the hub if allowed)."""
-    from sentence_transformers import SentenceTransformer
-
     local = Path(name_or_path).expanduser()
     if not local.is_dir() and not allow_hub:
         raise ModelNotFound(
             f"embedding model directory not found: {name_or_path} "
             "(hub downloads are off; set SANAD_ALLOW_HUB=1 to allow them)"
         )
+    from sentence_transformers import SentenceTransformer  # slow: only once the path is known
+
     started = time.perf_counter()
     try:
         model = SentenceTransformer(

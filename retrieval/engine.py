@@ -22,7 +22,7 @@ from retrieval.embedding import (
     load_embedder,
     prepare_e5,
 )
-from retrieval.errors import SanadError
+from retrieval.errors import SanadError, SettingsError
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Passage
 from retrieval.normalize import tokenize
@@ -46,6 +46,11 @@ class Engine:
     """Sanad's engine over one data directory."""
 
     def __init__(self, settings: Settings, *, embedder: TextEmbedder | None = None) -> None:
+        if settings.chroma_url:
+            raise SettingsError(
+                "SANAD_CHROMA_URL is set, but the Chroma server mode is not supported yet; "
+                "unset it to use the embedded index in SANAD_DATA_DIR"
+            )
         self.settings = settings
         self.store = Store(settings.data_dir)
         self._embedder = embedder

@@ -19,6 +19,8 @@ import numpy as np
 from retrieval.normalize import tokenize
 
 logger = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG when imported; hand it back to the application's config.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 _PASSAGES = "passages.jsonl"
 _STATS = "stats.json"

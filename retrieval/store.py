@@ -177,7 +177,8 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.lock():
             self.clean_up()
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            # Ids sort by creation time (clean_up keeps the newest), to the microsecond.
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             writer = BuildWriter(self, f"{stamp}-{secrets.token_hex(3)}")
             try:
                 yield writer

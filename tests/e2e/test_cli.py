@@ -231,11 +231,6 @@ def test_index_reports_articles_and_passages(first_index: Run) -> None:
     assert "new build" in first_index.stdout
 
 
-@pytest.mark.xfail(
-    reason="bm25s sets its own logger to DEBUG when imported, after the CLI configured "
-    "logging, so `sanad index` prints 'DEBUG bm25s: Building index from tokens' on stderr",
-    strict=True,
-)
 def test_index_prints_no_debug_logs_by_default(first_index: Run) -> None:
     assert " DEBUG " not in first_index.stderr
 
