@@ -174,14 +174,17 @@ class Engine:
         query = answering.contextual_query(question, history)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vector = self.embedder().embed_queries([query])[0]
+        texts = [query] if query == question else [query, question]
+        vectors = self.embedder().embed_queries(texts)
         timings["embed_ms"] = (time.perf_counter() - t0) * 1000
         k = max(top_k or 0, self.settings.top_k)
-        passages = search(index, query, vector, k=k, mode=mode, timings=timings)
+        passages = search(index, query, vectors[0], k=k, mode=mode, timings=timings)
         t0 = time.perf_counter()
+        # A follow-up retrieves with the conversation's words but picks its sentences by
+        # what it asks itself: «ومتى؟» wants the date, not the previous question's answer.
         candidates = answering.score_sentences(
-            tokenize(query),
-            vector,
+            tokenize(question),
+            vectors[-1],
             passages[: self.settings.top_k],
             index.sentences,
             index.lexical.idf,
