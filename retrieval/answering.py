@@ -15,7 +15,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from retrieval.dates import arabic_date, english_date
+from retrieval.dates import (
+    arabic_date,
+    english_date,
+    english_month_name,
+    month_name,
+    month_number,
+)
 from retrieval.models import Answer, Citation, Passage
 from retrieval.normalize import detect_language, fold_digits, for_search, tokenize
 
@@ -98,7 +104,11 @@ _NUMBER_WORDS = (
     "مئات|الأول|الثاني|الثانية|الثالث|مرة|مرتين"
 )
 _HAS_NUMBER = re.compile(rf"\d|{_NUMBER_WORDS}")
-_DAY_MENTION = re.compile(rf"(?<!\d)([0-3]?\d)\s*(?:من\s+)?(?:{_MONTHS}|الشهر)")
+_DAY_MENTION = re.compile(
+    rf"(?<!\d)(?P<day>[0-3]?\d)\s*(?:من\s+)?"
+    rf"(?:(?P<month>{_MONTHS})|الشهر(?:\s+(?P<relative>الجاري|الحالي|الماضي|المقبل|القادم))?)"
+)
+_RELATIVE_MONTH = {"الماضي": -1, "المقبل": 1, "القادم": 1}
 
 
 def framing_language(question: str) -> str:
@@ -123,8 +133,11 @@ def contextual_query(question: str, history: Sequence[str]) -> str:
     """
     if not history:
         return question
-    short = len(tokenize(question)) <= 2
-    if short or _FOLLOW_UP_START.match(question):
+    # One content word («لماذا؟», «والنتيجة؟») cannot stand alone; two often can
+    # («ما عاصمة فرنسا؟»), and dragging such a question back to the old topic would answer
+    # it from the wrong articles instead of refusing it.
+    bare = len(tokenize(question)) <= 1
+    if bare or _FOLLOW_UP_START.match(question):
         return f"{history[-1]} {question}"
     return question
 
@@ -209,8 +222,22 @@ def _same_fact(a: Candidate, b: Candidate, threshold: float) -> bool:
     return overlap >= threshold
 
 
-def _days(text: str) -> set[str]:
-    return {m.group(1).lstrip("0") for m in _DAY_MENTION.finditer(fold_digits(text))}
+def _days(text: str, published: str | None) -> list[tuple[str, int]]:
+    """Return the (day, month number) pairs a sentence mentions; 0 for an unknown month.
+
+    «الشهر الجاري» and «الشهر الماضي» are read against the article's publication date.
+    """
+    base = int(published[5:7]) if published and published[5:7].isdigit() else 0
+    out = []
+    for m in _DAY_MENTION.finditer(fold_digits(text)):
+        if m.group("month"):
+            month = month_number(m.group("month")) or 0  # كانون، تشرين: which one is unknown
+        elif base:
+            month = (base - 1 + _RELATIVE_MONTH.get(m.group("relative") or "", 0)) % 12 + 1
+        else:
+            month = 0
+        out.append((m.group("day").lstrip("0"), month))
+    return out
 
 
 @dataclass
@@ -298,7 +325,7 @@ def compose(
 
     disagreement = None
     if asks_for_time(question.text) or asks_for_number(question.text):
-        disagreement = _disagreement(quotes, ranked, best, tuning)
+        disagreement = _disagreement(quotes, ranked, best, tuning, language)
 
     # The fullest report of a shared fact leads; the others are named as also reporting it.
     for quote in quotes:
@@ -383,14 +410,31 @@ def _answerable(
 
 
 def _disagreement(
-    quotes: list[_Quote], ranked: Sequence[Candidate], best: Candidate, tuning: Tuning
+    quotes: list[_Quote],
+    ranked: Sequence[Candidate],
+    best: Candidate,
+    tuning: Tuning,
+    language: str,
 ) -> dict[str, Candidate] | None:
     """Find close sentences that give another day than the best one; quote one of each."""
-    values: dict[str, Candidate] = {}
     window = [c for c in ranked if c.score >= best.score - 2 * tuning.keep_margin]
-    for cand in window:
-        for day in sorted(_days(cand.text)):
-            values.setdefault(day, cand)
+    mentions = [
+        (day, month, cand)
+        for cand in window
+        for day, month in _days(cand.text, cand.passage.date)
+        if month
+    ]
+    # Compare days of one month only: «29 فبراير» and «26 الشهر الجاري» may disagree, but
+    # «2 مارس» next to them is another date (the end of the talks), not another account.
+    days_by_month: dict[int, set[str]] = {}
+    for day, month, _ in mentions:
+        days_by_month.setdefault(month, set()).add(day)
+    month = max(days_by_month, key=lambda m: len(days_by_month[m]), default=0)
+    name = (month_name if language == "ar" else english_month_name)(month)
+    values: dict[str, Candidate] = {}
+    for day, of, cand in mentions:
+        if of == month:
+            values.setdefault(f"{day} {name}", cand)
     if len(values) < 2:
         return None
     for cand in values.values():

@@ -38,6 +38,30 @@ _MONTHS_EN = [
 ]
 
 
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(_MONTHS_AR, 1)
+    for name in (*names, *(n.replace("أ", "ا").replace("آ", "ا") for n in names))
+}
+_MONTH_NUMBERS.update({"ابريل": 4, "اغسطس": 8, "كانون": 0, "تشرين": 0})
+
+
+def month_name(number: int) -> str | None:
+    """Return the common Arabic name of month 1-12 (فبراير), or None."""
+    return _MONTHS_AR[number - 1][0] if 1 <= number <= 12 else None
+
+
+def english_month_name(number: int) -> str | None:
+    """Return the English name of month 1-12, or None."""
+    return _MONTHS_EN[number - 1] if 1 <= number <= 12 else None
+
+
+def month_number(name: str) -> int | None:
+    """Return 1-12 for an Arabic month name (Egyptian or Levantine), None if ambiguous."""
+    number = _MONTH_NUMBERS.get(name.strip())
+    return number or None
+
+
 def _parse(iso: str | None) -> dt.date | None:
     if not iso:
         return None

@@ -215,3 +215,16 @@ def test_every_quote_over_the_dev_set_is_verbatim_in_the_article_it_cites(
     assert quotes > len(answerable)
     # A floor well under the measured figure (see the README), to catch a broken composer.
     assert correct / len(answerable) >= 0.6
+
+
+def test_another_month_or_last_month_is_not_taken_for_a_disagreement() -> None:
+    talks = passage(
+        "aj",
+        "دعت روسيا الفصائل إلى محادثات في موسكو يوم 29 فبراير، وتمتد حتى 2 مارس. "
+        "وفي 19 من الشهر الماضي زار وفد من حماس موسكو.",
+        source="الجزيرة",
+    )
+    q = Question("متى ستجتمع الفصائل في موسكو؟", "ar")
+    answer = answering.compose(q, [talks], candidates(talks, [0.9, 0.88]))
+    assert not answer.refused
+    assert "تختلف المصادر" not in answer.text
