@@ -55,10 +55,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _engine(args: argparse.Namespace) -> Engine:
+def _engine(args: argparse.Namespace, *, llm: bool = True) -> Engine:
+    """Build the engine, with the chat model SANAD_LLM names (created here, once)."""
     from retrieval.engine import Engine
 
-    return Engine(_settings(args))
+    settings = _settings(args)
+    if not llm or settings.llm == "none":
+        return Engine(settings)
+    from retrieval.generation import build_chat_model
+
+    if settings.llm_api_key is not None:
+        from bot.app import TokenRedactor
+
+        redactor = TokenRedactor("", settings.llm_api_key.get_secret_value())
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redactor)
+    for noisy in ("openai", "httpx2", "httpcore2"):
+        logging.getLogger(noisy).setLevel(max(logging.getLogger().level, logging.WARNING))
+    return Engine(settings, chat_model=build_chat_model(settings))
 
 
 def _progress(total: int) -> Callable[[int], None]:
@@ -78,7 +92,7 @@ def _progress(total: int) -> Callable[[int], None]:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    engine = _engine(args)
+    engine = _engine(args, llm=False)
     report = engine.reindex(progress=None if args.json else _progress)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
@@ -118,7 +132,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace, engine: Engine | None = None) -> int:
     from bot import terminal
 
-    return terminal.chat(engine or _engine(args), top_k=int(getattr(args, "top_k", 5)))
+    return terminal.chat(
+        engine or _engine(args),
+        top_k=int(getattr(args, "top_k", 5)),
+        json_lines=bool(getattr(args, "json", False)),
+    )
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -126,14 +144,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from retrieval import evaluation
     from retrieval.articles import load_folder
 
-    engine = _engine(args)
+    engine = _engine(args, llm=args.llm)
+    if args.llm and engine.generator is None:
+        from retrieval.errors import SettingsError
+
+        raise SettingsError(
+            "`sanad eval --llm` needs a chat model: set SANAD_LLM (see .env.example)"
+        )
     questions = evaluation.load_questions(Path(args.questions))
     engine.reindex(progress=None if args.json else _progress)
     mode = args.mode
 
     def answer(q: evaluation.Question) -> tuple[list[Any], dict[str, Any]]:
         history = [q.context] if q.context else []
-        result = engine.ask(q.question, history, top_k=args.top_k, mode=mode)
+        result = engine.ask(q.question, history, top_k=args.top_k, mode=mode, generate=args.llm)
         return list(result.passages), terminal.answer_json(result, with_passages=False)
 
     outcomes = evaluation.run(questions, answer)
@@ -143,6 +167,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         **evaluation.retrieval_metrics(outcomes),
         **evaluation.answer_metrics(outcomes, {a.id: a.text for a in articles}),
     }
+    if args.llm:
+        metrics["llm"] = engine.generator.name if engine.generator else None
+        metrics.update(evaluation.generation_metrics(outcomes))
+        metrics.update(_rewrite_metrics(engine, questions, args.top_k, mode))
     if args.json:
         payload = {
             "metrics": metrics,
@@ -154,6 +182,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for key, value in metrics.items():
             print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _rewrite_metrics(
+    engine: Engine, questions: Sequence[Any], top_k: int, mode: Any
+) -> dict[str, Any]:
+    """Retrieve each follow-up as the engine would without a model and with its rewrite."""
+    from retrieval import evaluation
+    from retrieval.answering import contextual_query
+
+    rows = []
+    for q in questions:
+        if not q.context:
+            continue
+        plain = engine.search(contextual_query(q.question, [q.context]), top_k=top_k, mode=mode)
+        standalone = engine.rewrite(q.question, [q.context])
+        rewritten = (
+            engine.search(standalone, top_k=top_k, mode=mode).passages if standalone else None
+        )
+        rows.append((q, plain.passages, rewritten))
+    return evaluation.rewrite_metrics(rows)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -269,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="a terminal chat over the same engine")
     common(p)
     p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="one JSON answer per line (for programs)")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="score retrieval over a JSONL question set")
@@ -277,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--mode", choices=("dense", "lexical", "hybrid"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print metrics and every result")
+    p.add_argument(
+        "--llm",
+        action="store_true",
+        help="answer with the chat model (SANAD_LLM) and report its checks and fallbacks",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("run", help="update the index, then start the bot (or the chat)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -15,6 +16,10 @@ EXIT_WORDS = {"exit", "quit", "خروج"}
 HISTORY = 3  # earlier questions kept for follow-ups
 NO_SOURCE = "مصدر غير مذكور"
 NO_DATE = "تاريخ غير مذكور"
+GENERATIVE_NOTE = (
+    "(صاغ نموذج لغوي هذا الجواب من المصادر أدناه، وتحقّق سند من إحالة كل جملة إلى مصدرها.)"
+)
+FALLBACK_NOTE = "(تعذّرت صياغة الجواب بالنموذج اللغوي هذه المرة، فهذه اقتباسات حرفية من المصادر.)"
 
 
 def passage_json(rank: int, p: Passage) -> dict[str, Any]:
@@ -56,6 +61,8 @@ def answer_json(answer: Answer, *, with_passages: bool = True) -> dict[str, Any]
         "answer": answer.text,
         "refused": answer.refused,
         "language": answer.language,
+        "mode": answer.mode,
+        "fallback": answer.fallback,
         "citations": [citation_json(c) for c in answer.citations],
     }
     if with_passages:
@@ -80,11 +87,16 @@ def source_line(c: Citation, language: str = "ar") -> str:
 
 def format_answer(answer: Answer) -> str:
     """Render an answer and its sources for a terminal."""
+    text = answer.text
+    if answer.mode == "generative":
+        text += "\n" + GENERATIVE_NOTE
+    elif answer.fallback is not None:
+        text += "\n" + FALLBACK_NOTE
     if not answer.citations:
-        return answer.text
+        return text
     heading = "المصادر:" if answer.language == "ar" else "Sources:"
     sources = "\n".join(source_line(c, answer.language) for c in answer.citations)
-    return f"{answer.text}\n\n{heading}\n{sources}"
+    return f"{text}\n\n{heading}\n{sources}"
 
 
 def search_json(result: SearchResult) -> dict[str, Any]:
@@ -113,12 +125,18 @@ def chat(
     top_k: int = 5,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
+    json_lines: bool = False,
 ) -> int:
-    """Answer questions typed line by line until `exit` or end of input."""
+    """Answer questions typed line by line until `exit` or end of input.
+
+    With `json_lines`, each answer is one line of JSON (the `sanad ask --json` shape) and
+    the greeting goes to stderr, so that other programs can hold a conversation.
+    """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    interactive = stdin.isatty()
-    print("سند: اكتب سؤالك عن الأخبار المفهرسة (exit للخروج).", file=stdout, flush=True)
+    interactive = stdin.isatty() and not json_lines
+    greeting = "سند: اكتب سؤالك عن الأخبار المفهرسة (exit للخروج)."
+    print(greeting, file=sys.stderr if json_lines else stdout, flush=True)
     engine.index()  # fail early, before the first question, if there is no index
     history: list[str] = []
     while True:
@@ -135,9 +153,16 @@ def chat(
         try:
             answer = engine.ask(question, history[-HISTORY:], top_k=top_k)
         except SanadError as exc:
-            print(f"تعذّر الجواب: {exc}", file=stdout, flush=True)
+            if json_lines:
+                error = {"question": question, "error": str(exc)}
+                print(json.dumps(error, ensure_ascii=False), file=stdout, flush=True)
+            else:
+                print(f"تعذّر الجواب: {exc}", file=stdout, flush=True)
             continue
         history.append(question)
-        print(format_answer(answer), file=stdout)
-        print("", file=stdout, flush=True)
+        if json_lines:
+            print(json.dumps(answer_json(answer), ensure_ascii=False), file=stdout, flush=True)
+        else:
+            print(format_answer(answer), file=stdout)
+            print("", file=stdout, flush=True)
     return 0

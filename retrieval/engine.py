@@ -10,25 +10,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from retrieval import answering, indexing
+from retrieval.answering import framing_language
 from retrieval.embedding import (
     DEFAULT_MODEL,
     TextEmbedder,
     load_embedder,
     prepare_e5,
 )
-from retrieval.errors import SanadError, SettingsError
+from retrieval.errors import SanadError
+from retrieval.generation import Fallback, Generator, Grounding
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Passage
 from retrieval.normalize import tokenize
 from retrieval.search import Index, Mode, passage_from, search
 from retrieval.settings import Settings
-from retrieval.store import Store, load_sentence_matrix, open_build
+from retrieval.store import Collections, Store, load_sentence_matrix, open_build
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +49,21 @@ class SearchResult:
 class Engine:
     """Sanad's engine over one data directory."""
 
-    def __init__(self, settings: Settings, *, embedder: TextEmbedder | None = None) -> None:
-        if settings.chroma_url:
-            raise SettingsError(
-                "SANAD_CHROMA_URL is set, but the Chroma server mode is not supported yet; "
-                "unset it to use the embedded index in SANAD_DATA_DIR"
-            )
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: TextEmbedder | None = None,
+        chat_model: BaseChatModel | None = None,
+    ) -> None:
         self.settings = settings
-        self.store = Store(settings.data_dir)
+        # Generative answers are optional: without a chat model every answer is extractive.
+        self.generator = (
+            Generator(chat_model, timeout=settings.llm_timeout, rewrite=settings.llm_rewrite)
+            if chat_model is not None
+            else None
+        )
+        self.store = Store(settings.data_dir, Collections(settings.chroma_url))
         self._embedder = embedder
         self.model_name = embedder.name if embedder else settings.embedding_model
         self._lock = threading.Lock()
@@ -90,7 +101,7 @@ class Engine:
             if self._index is not None and build is not None and build.id == self._index.build.id:
                 self._stamp = stamp
                 return self._index
-            reader = open_build(build)
+            reader = open_build(build, self.store.collections)
             assert build is not None  # open_build raised otherwise
             model = build.manifest.get("model")
             if model != self.model_name:
@@ -117,7 +128,7 @@ class Engine:
             source_dir or self.settings.source_dir,
             model_name=self.model_name,
             load_embedder=self.embedder,
-            open_reader=open_build,
+            open_reader=lambda build: open_build(build, self.store.collections),
             chunk_chars=self.settings.chunk_chars,
             max_file_bytes=self.settings.max_file_bytes,
             progress=progress,
@@ -159,12 +170,16 @@ class Engine:
         *,
         top_k: int | None = None,
         mode: Mode = "hybrid",
+        generate: bool = True,
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer a question from the sources, with citations, or say they do not answer it.
 
         `history` holds the conversation's earlier questions, oldest first; `top_k` how many
         passages to return with the answer (the answer itself is composed from the best
-        `settings.top_k`).
+        `settings.top_k`). With a chat model (and `generate`), the model writes the answer
+        from those passages and `on_text` receives its checked text as it grows; whatever
+        goes wrong with it, the extractive answer is returned instead.
         """
         started = time.perf_counter()
         question = question.strip()
@@ -173,9 +188,21 @@ class Engine:
         index = self.index()
         query = answering.contextual_query(question, history)
         timings: dict[str, float] = {}
+        # The checks compare the model's words with Arabic passages: English questions keep
+        # the extractive answer, framed in English.
+        generator = self.generator if generate and framing_language(question) == "ar" else None
+        deadline = time.monotonic() + self.settings.llm_timeout
+        if generator is not None and generator.rewrites and history:
+            t0 = time.perf_counter()
+            standalone = generator.rewrite(
+                question, history, deadline=time.monotonic() + self.settings.llm_timeout / 3
+            )
+            timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
+            query = standalone or query
+        embedder = self.embedder()  # loads the model on first use: not the question's time
         t0 = time.perf_counter()
         texts = [query] if query == question else [query, question]
-        vectors = self.embedder().embed_queries(texts)
+        vectors = embedder.embed_queries(texts)
         timings["embed_ms"] = (time.perf_counter() - t0) * 1000
         k = max(top_k or 0, self.settings.top_k)
         passages = search(index, query, vectors[0], k=k, mode=mode, timings=timings)
@@ -194,16 +221,55 @@ class Engine:
         )
         answer = answering.compose(about, passages[: top_k or self.settings.top_k], candidates)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000
+        # A question the sources do not answer is refused without asking the model: it can
+        # only add words, not sources.
+        if generator is not None and not answer.refused:
+            t0 = time.perf_counter()
+            grounding = Grounding(index.sentences, index.lexical.idf, embedder.embed_queries)
+            written = generator.answer(
+                question,
+                history,
+                passages[: self.settings.top_k],
+                grounding,
+                deadline=deadline,
+                on_text=on_text,
+            )
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+            if isinstance(written, Fallback):
+                logger.warning(
+                    "kept the extractive answer: the model's reply was not used (%s: %s)",
+                    written.reason,
+                    written.detail,
+                )
+                answer = replace(answer, fallback=written.reason)
+            else:
+                answer = replace(written, passages=answer.passages)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         logger.info(
-            "answered in %.0f ms: %d passages, top sentence similarity %.3f, refused=%s",
+            "answered in %.0f ms: %d passages, top sentence similarity %.3f, refused=%s, %s",
             timings["total_ms"],
             len(passages),
             max((c.dense for c in candidates), default=0.0),
             answer.refused,
+            answer.mode,
         )
         logger.debug("question: %s", question)
         return replace(answer, timings_ms=timings)
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str | None:
+        """Return the model's standalone form of a follow-up (None without a model or on error).
+
+        For evaluation: `ask` does this itself when it has a conversation.
+        """
+        if self.generator is None or not history:
+            return None
+        deadline = time.monotonic() + self.settings.llm_timeout / 3
+        return self.generator.rewrite(question.strip(), history, deadline=deadline)
+
+    def close(self) -> None:
+        """Release the chat model's HTTP client (the index needs no closing)."""
+        if self.generator is not None:
+            self.generator.close()
 
     def passage(self, chunk_id: str) -> Passage | None:
         """Return a stored passage by id from the serving index, or None if it is gone."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import chromadb
 import numpy as np
@@ -43,8 +44,63 @@ _CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 _KEEP_PREVIOUS = 1  # builds kept behind the current one, for readers still holding them
 
 
-def _client(path: Path) -> chromadb.ClientAPI:
-    return chromadb.PersistentClient(path=str(path), settings=_CHROMA_SETTINGS)
+class Collections:
+    """Where a build's Chroma collection lives: its own directory, or a shared server.
+
+    Embedded (the default): `<build>/chroma`, a directory written by one process and only
+    read afterwards. Server (`SANAD_CHROMA_URL`): one HTTP client per process, and the
+    collection `sanad-<build id>` on the server; everything else of a build (manifest,
+    lexical index, sentence vectors) stays in the shared data directory beside the pointer.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+        self._server: chromadb.ClientAPI | None = None
+
+    @property
+    def server(self) -> chromadb.ClientAPI:
+        """Return the process's one client of the Chroma server, connecting on first use."""
+        if self._server is None:
+            assert self.url is not None
+            parsed = urlparse(self.url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise SanadError(f"SANAD_CHROMA_URL is not an http(s) URL: {self.url!r}")
+            try:
+                self._server = chromadb.HttpClient(
+                    host=parsed.hostname,
+                    port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https",
+                    settings=_CHROMA_SETTINGS,
+                )
+            except Exception as exc:  # chromadb raises bare ValueError/ConnectionError
+                raise SanadError(f"cannot reach the Chroma server at {self.url}: {exc}") from exc
+        return self._server
+
+    def locate(self, build_id: str, path: Path) -> tuple[chromadb.ClientAPI, str]:
+        """Return the client and collection name holding a build's passages."""
+        if self.url:
+            return self.server, f"sanad-{build_id}"
+        return chromadb.PersistentClient(path=str(path / "chroma"), settings=_CHROMA_SETTINGS), (
+            COLLECTION
+        )
+
+    def drop(self, build_id: str) -> None:
+        """Delete a build's collection from the server (embedded ones go with their folder)."""
+        if not self.url:
+            return
+        with contextlib.suppress(Exception):  # already gone, or never created
+            self.server.delete_collection(f"sanad-{build_id}")
+
+    def orphans(self, keep: set[str]) -> list[str]:
+        """Return build ids with a collection on the server that are not in `keep`."""
+        if not self.url:
+            return []
+        names = [c if isinstance(c, str) else c.name for c in self.server.list_collections()]
+        return [
+            n.removeprefix("sanad-")
+            for n in names
+            if n.startswith("sanad-") and n.removeprefix("sanad-") not in keep
+        ]
 
 
 @dataclass(frozen=True)
@@ -69,9 +125,9 @@ class BuildWriter:
         self.id = build_id
         self.path = store.builds_dir / build_id
         self.path.mkdir(parents=True)
-        self._client = _client(self.path / "chroma")
+        self._client, name = store.collections.locate(build_id, self.path)
         self._collection = self._client.create_collection(
-            COLLECTION,
+            name,
             configuration={"hnsw": {"space": "cosine"}},
             embedding_function=None,
         )
@@ -109,15 +165,17 @@ class BuildWriter:
 
     def abort(self) -> None:
         """Throw the unfinished build away."""
+        self.store.collections.drop(self.id)
         shutil.rmtree(self.path, ignore_errors=True)
 
 
 class Store:
     """The data directory: builds, the pointer to the current one, and the build lock."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, collections: Collections | None = None) -> None:
         self.data_dir = data_dir
         self.builds_dir = data_dir / "builds"
+        self.collections = collections or Collections()
 
     # ------------------------------------------------------------------ the pointer
 
@@ -222,21 +280,38 @@ class Store:
         finished.sort(key=lambda p: p.name, reverse=True)
         removed.extend(finished[_KEEP_PREVIOUS:])
         for path in removed:
+            self.collections.drop(path.name)
             shutil.rmtree(path, ignore_errors=True)
             logger.info("removed old index build %s", path.name)
+        # Server collections whose build folder is gone (deleted by hand, or a crash).
+        kept = {current or ""} | {p.name for p in finished[:_KEEP_PREVIOUS]}
+        for orphan in self.collections.orphans(kept):
+            self.collections.drop(orphan)
+            logger.info("removed orphaned Chroma collection of build %s", orphan)
         return [p.name for p in removed]
 
 
 class BuildReader:
     """Read access to one build's passages: dense search and lookups by id."""
 
-    def __init__(self, build: Build, embeddings: Embeddings | None = None) -> None:
+    def __init__(
+        self,
+        build: Build,
+        collections: Collections | None = None,
+        embeddings: Embeddings | None = None,
+    ) -> None:
         self.build = build
-        self._client = _client(build.path / "chroma")
-        self._collection = self._client.get_collection(COLLECTION, embedding_function=None)
+        self._client, name = (collections or Collections()).locate(build.id, build.path)
+        try:
+            self._collection = self._client.get_collection(name, embedding_function=None)
+        except Exception as exc:  # NotFoundError, or a server that went away
+            raise SanadError(
+                f"the index build {build.id} has no passages in Chroma ({exc}); "
+                "run `sanad index` to rebuild"
+            ) from exc
         self.vectorstore = Chroma(
             client=self._client,
-            collection_name=COLLECTION,
+            collection_name=name,
             embedding_function=embeddings,
             create_collection_if_not_exists=False,
         )
@@ -266,11 +341,15 @@ class BuildReader:
         return list(self._collection.get(include=[])["ids"])
 
 
-def open_build(build: Build | None, embeddings: Embeddings | None = None) -> BuildReader:
+def open_build(
+    build: Build | None,
+    collections: Collections | None = None,
+    embeddings: Embeddings | None = None,
+) -> BuildReader:
     """Open a build for reading, or explain that there is none yet."""
     if build is None:
         raise IndexNotBuilt("no index has been built yet; run `sanad index` first")
-    return BuildReader(build, embeddings)
+    return BuildReader(build, collections, embeddings)
 
 
 class SentenceMatrix:
