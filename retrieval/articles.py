@@ -1,7 +1,8 @@
 """Source files to `Article`s: reading, front matter, title, outlet, date, boilerplate, parts.
 
 This module owns the step from a folder of scraped news pages (`.txt` or `.md`) to `Article`
-records. It chooses which files to read and refuses the unreadable ones with a reason an
+records (`.html` pages and `.jsonl` dumps are read by `retrieval.archives`, with these rules).
+It chooses which files to read and refuses the unreadable ones with a reason an
 operator understands; it removes the furniture a scraper leaves around a story (navigation,
 share buttons, comment forms, related-article lists); it finds the title, the outlet and the
 publication date; and it splits a page that carries a "read also" story into separate
@@ -34,8 +35,10 @@ from retrieval.normalize import clean_display, fold_digits
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20_000_000
-DEFAULT_SUFFIXES = (".txt", ".md")
+DEFAULT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+_HTML_SUFFIXES = frozenset({".html", ".htm"})
+_JSONL_SUFFIXES = frozenset({".jsonl"})
 # YAML front matter is a handful of keys; a huge block is a mistake, and parsing it is costly.
 _MAX_FRONT_MATTER_CHARS = 64_000
 _TITLE_MAX_CHARS = 120
@@ -45,10 +48,15 @@ _LINE_HEAD_CHARS = 200
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A source file that was not indexed, and why, in words an operator understands."""
+    """A source file that was not indexed, and why, in words an operator understands.
+
+    For one bad line of a `.jsonl` dump whose other lines were indexed, `file` reads
+    `dump.jsonl:7` and `line` holds the line number.
+    """
 
     file: str
     reason: str
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class LoadResult:
     """What `load_folder` found.
 
     `files` maps every file that yielded articles to the sha256 of its bytes; every other
-    candidate file is in `skipped`, so each file is in exactly one of the two.
+    candidate file is in `skipped`, so each file is in exactly one of the two. Only the bad
+    lines of a dump that yielded articles are in `skipped` beside it, as `dump.jsonl:7`.
     """
 
     articles: list[Article]
@@ -85,7 +94,7 @@ def load_folder(
     for rel, path in candidates:
         try:
             data = _read_bytes(path, max_bytes)
-            found = parse_text(_decode(data), rel)
+            found, bad_lines = _parse_data(data, rel)
         except ArticleFormatError as exc:
             skipped.append(SkippedFile(rel, str(exc)))
             continue
@@ -96,8 +105,25 @@ def load_folder(
             continue
         files[rel] = hashlib.sha256(data).hexdigest()
         articles.extend(found)
-    skipped.sort(key=lambda s: s.file)
+        skipped.extend(bad_lines)
+    # A dump's bad lines follow its name in line order ("dump.jsonl:9" before ":10").
+    skipped.sort(
+        key=lambda s: (s.file.removesuffix(f":{s.line}") if s.line else s.file, s.line or 0)
+    )
     return LoadResult(articles=_unique_ids(articles), skipped=skipped, files=files)
+
+
+def _parse_data(data: bytes, file: str) -> tuple[list[Article], list[SkippedFile]]:
+    """Parse one file's bytes by its suffix: its articles, and the bad lines of a dump."""
+    suffix = PurePosixPath(file).suffix.lower()
+    if suffix not in _HTML_SUFFIXES | _JSONL_SUFFIXES:
+        return parse_text(_decode(data), file), []
+    # archives builds on this module's rules and loads trafilatura: imported when needed.
+    from retrieval import archives
+
+    if suffix in _HTML_SUFFIXES:
+        return archives.parse_html(data, file), []
+    return archives.parse_jsonl(_decode(data), file)
 
 
 def _unique_ids(articles: list[Article]) -> list[Article]:
@@ -112,9 +138,10 @@ def _unique_ids(articles: list[Article]) -> list[Article]:
     clashing = {base for base, files in files_by_base.items() if len(files) > 1}
     if not clashing:
         return articles
+    # Only the base is replaced: a part ("#1") or a dump's line ("#L7") stays as it was.
     return [
-        replace(a, id=a.file + (f"#{a.part}" if a.part else ""))
-        if a.id.split("#")[0] in clashing
+        replace(a, id=a.file + a.id[len(base) :])
+        if (base := a.id.split("#")[0]) in clashing
         else a
         for a in articles
     ]
@@ -126,7 +153,10 @@ def parse_file(path: Path, root: Path) -> list[Article]:
         rel = path.relative_to(root).as_posix()
     except ValueError:
         raise ArticleFormatError(f"{path} is not inside {root}") from None
-    return parse_text(_decode(_read_bytes(path, DEFAULT_MAX_BYTES)), rel)
+    articles, bad_lines = _parse_data(_read_bytes(path, DEFAULT_MAX_BYTES), rel)
+    for bad in bad_lines:
+        logger.warning("skipped %s: %s", bad.file, bad.reason)
+    return articles
 
 
 def _discover(
@@ -421,6 +451,11 @@ def _date_line(text: str) -> _DateLine | None:
     return _DateLine(found.iso, updated)
 
 
+def parse_dateline(text: str) -> tuple[str, bool] | None:
+    """Read a dateline or byline: its ISO date and whether it dates an update, else None."""
+    return _date_line(text)
+
+
 def _words_beside_date(folded: str) -> list[str]:
     words = _LETTERS.findall(_CLOCK.sub(" ", folded))
     return [w for w in words if w not in _DATE_LINE_FILLER]
@@ -518,6 +553,11 @@ def _outlet_named(text: str) -> str | None:
             if name := _OUTLETS.get(_compact(label)):
                 return name
     return None
+
+
+def outlet_named(text: str) -> str | None:
+    """Return the canonical name of a known outlet named by `text` (name, handle or host)."""
+    return _outlet_named(text)
 
 
 def _source_line(text: str) -> tuple[bool, str | None]:
@@ -740,11 +780,37 @@ class _FrontMatter:
 def parse_text(text: str, file: str) -> list[Article]:
     """Parse the text of one source file (named by its relative path) into its articles."""
     front, rest = _split_front_matter(text.removeprefix("\ufeff").splitlines())
+    markdown = PurePosixPath(file).suffix.lower() in _MARKDOWN_SUFFIXES
+    return _parse_page(rest, file, front, markdown=markdown)
+
+
+def parse_page(
+    text: str,
+    file: str,
+    *,
+    title: str | None = None,
+    source: str | None = None,
+    date: str | None = None,
+    url: str | None = None,
+) -> list[Article]:
+    """Parse page text whose title, outlet, date or url were read elsewhere (HTML tags).
+
+    A given title is the main story's own, so the text's first line is not taken for it
+    (and is dropped only if it repeats it), unlike a front matter title.
+    """
+    front = _FrontMatter(title=title, source=source, date=date, url=url)
+    return _parse_page(text.splitlines(), file, front, markdown=False, title_known=True)
+
+
+def _parse_page(
+    rest: list[str], file: str, front: _FrontMatter, *, markdown: bool, title_known: bool = False
+) -> list[Article]:
     # Tidied only after the front matter is off: YAML needs its indentation.
     page = clean_display("\n".join(rest)).split("\n")
-    markdown = PurePosixPath(file).suffix.lower() in _MARKDOWN_SUFFIXES
     lines = list(_page_lines(page, markdown=markdown))
     stories, outlets, timestamp = _read_page(lines)
+    if title_known and front.title:
+        stories[0].title = front.title
     # The outlet is the page's: it applies to every story on it.
     source = front.source or _choose_outlet(outlets, stories)
     base = PurePosixPath(file).with_suffix("").as_posix()
