@@ -279,23 +279,18 @@ def _embed_new(
 ) -> int:
     """Embed new passages and their sentences in one stream; return how many passages."""
     spans_by_chunk = [split_sentences(chunk.text) for _, chunk in items]
-    # Overlapping passages share sentences: embed each sentence of an article once.
-    unique: dict[tuple[str, int, int], int] = {}
-    sentence_texts: list[str] = []
-    for (article, chunk), spans in zip(items, spans_by_chunk, strict=True):
+    # A sentence is embedded once however often it appears: overlapping passages share
+    # one, and wire copy repeats whole paragraphs across outlets and days.
+    unique: dict[str, int] = {}
+    for (_, chunk), spans in zip(items, spans_by_chunk, strict=True):
         for start, end in spans:
-            key = (article.id, chunk.start + start, chunk.start + end)
-            if key not in unique:
-                unique[key] = len(sentence_texts)
-                sentence_texts.append(chunk.text[start:end])
+            unique.setdefault(chunk.text[start:end], len(unique))
     passage_texts = [embedding_text(a, c) for a, c in items]
-    vectors = _embed(embedder, passage_texts + sentence_texts, progress)
+    vectors = _embed(embedder, passage_texts + list(unique), progress)
     rows = sentences.extend(vectors[len(passage_texts) :])
     metadatas = []
     for (article, chunk), spans in zip(items, spans_by_chunk, strict=True):
-        packed = [
-            (s, e, rows[unique[(article.id, chunk.start + s, chunk.start + e)]]) for s, e in spans
-        ]
+        packed = [(s, e, rows[unique[chunk.text[s:e]]]) for s, e in spans]
         metadatas.append({**chunk_metadata(article, chunk), "sentences": encode_sentences(packed)})
     writer.add(
         [c.id for _, c in items],
