@@ -40,7 +40,7 @@ def _configure_environment(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # At INFO httpx logs every request URL, and Bot API URLs carry the bot token.
     noisy_loggers = ("httpx", "httpcore", "chromadb", "sentence_transformers", "transformers")
-    for noisy in (*noisy_loggers, "bm25s"):
+    for noisy in (*noisy_loggers, "bm25s", "trafilatura", "htmldate"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
