@@ -81,6 +81,10 @@ class Answer:
     `text` is plain text (no markup) whose claims carry `[n]` markers matching
     `citations`; the list of sources is rendered by the edges from `citations`.
     `language` is the language of the framing ("ar" or "en"); quotes stay Arabic.
+    `mode` says what wrote the text: "extractive" (verbatim quotes) or "generative" (a
+    language model, every sentence checked against the passage it cites); `fallback` is set
+    when a language model was asked but its reply was not used ("error", "timeout",
+    "refused", "unsupported"), and the answer is the extractive one.
     """
 
     question: str
@@ -90,3 +94,5 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     language: str = "ar"
+    mode: str = "extractive"
+    fallback: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(500, alias="SANAD_MAX_QUESTION_CHARS", ge=20, le=4000)
     bot_workers: int = Field(2, alias="SANAD_BOT_WORKERS", ge=1, le=64)
 
+    # Optional generative answers; `none` keeps the extractive composer alone.
+    llm: Literal["none", "openai", "ollama"] = Field("none", alias="SANAD_LLM")
+    llm_base_url: str | None = Field(None, alias="SANAD_LLM_BASE_URL")
+    llm_model: str | None = Field(None, alias="SANAD_LLM_MODEL")
+    llm_api_key: SecretStr | None = Field(None, alias="SANAD_LLM_API_KEY")
+    llm_timeout: float = Field(20.0, alias="SANAD_LLM_TIMEOUT", gt=0, le=600)
+    llm_stream: bool = Field(True, alias="SANAD_LLM_STREAM")
+    llm_rewrite: bool = Field(True, alias="SANAD_LLM_REWRITE")
+
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _strip_token(cls, value: object) -> object:
@@ -105,6 +114,20 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_allowed_chats(cls, value: object) -> frozenset[int]:
         return _int_list(value, "SANAD_ALLOWED_CHATS")
+
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _llm_kind(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "none"
+        return value
+
+    @field_validator("llm_base_url", "llm_model", "llm_api_key", mode="before")
+    @classmethod
+    def _blank_llm_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
 
     @field_validator("webhook_url", "webhook_secret", mode="before")
     @classmethod
