@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 from retrieval.errors import SanadError
 from retrieval.models import Passage
-from retrieval.normalize import for_search
+from retrieval.normalize import fold_digits, for_search
 
 KS = (1, 5, 10)
 
@@ -219,3 +221,60 @@ def answer_metrics(
         "followup_accuracy": _share(correct(o) for o in followups),
         "followups": len(followups),
     }
+
+
+_CITED = re.compile(r"\[([0-9\u0660-\u0669\u06f0-\u06f9]{1,3})\]")
+
+
+def generation_metrics(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """Generative mode: how many answers the model wrote, why the others fell back, and
+    whether every [n] in an answer's text names one of its citations (and each is used).
+
+    Each outcome's `extra` holds `mode`, `fallback`, `answer`, `refused` and `citations`.
+    """
+    answered = [o for o in outcomes if not o.extra.get("refused")]
+    generated = [o for o in answered if o.extra.get("mode") == "generative"]
+    fallbacks = Counter(str(o.extra["fallback"]) for o in outcomes if o.extra.get("fallback"))
+
+    def markers_match(o: Outcome) -> bool:
+        cited = {int(fold_digits(n)) for n in _CITED.findall(o.extra.get("answer", ""))}
+        return cited == {int(c["n"]) for c in o.extra.get("citations", [])}
+
+    return {
+        "generated": len(generated),
+        "generated_share": round(len(generated) / len(answered), 4) if answered else 0.0,
+        "generated_accuracy": _share(
+            contains_answer(o.question, o.extra["answer"])
+            for o in generated
+            if o.question.answerable
+        ),
+        "fallbacks": dict(sorted(fallbacks.items())),
+        "marker_validity": _share(markers_match(o) for o in answered),
+    }
+
+
+def rewrite_metrics(
+    rows: Sequence[tuple[Question, Sequence[Passage], Sequence[Passage] | None]],
+) -> dict[str, Any]:
+    """Compare retrieval for follow-ups: the conversation's words vs the model's rewrite.
+
+    Each row holds a follow-up, the passages found with `contextual_query`, and those found
+    with the model's standalone question (None when the model gave none: the engine then
+    retrieves as without a model, and so does this measure).
+    """
+    answerable = [row for row in rows if row[0].answerable]
+    metrics: dict[str, Any] = {
+        "followups_measured": len(answerable),
+        "rewrites_failed": sum(1 for row in answerable if row[2] is None),
+    }
+    for k in (1, 5):
+        contextual = [first_doc_hit(q, plain) for q, plain, _ in answerable]
+        rewritten = [
+            first_doc_hit(q, plain if standalone is None else standalone)
+            for q, plain, standalone in answerable
+        ]
+        for name, ranks in (("contextual", contextual), ("rewritten", rewritten)):
+            metrics[f"followup_doc_recall@{k}_{name}"] = _share(
+                rank is not None and rank <= k for rank in ranks
+            )
+    return metrics
