@@ -53,17 +53,22 @@ _WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class TokenRedactor(logging.Filter):
-    """Replace the bot token in every log record: message, arguments and traceback.
+    """Replace the bot token (and other secrets) in every log record: message, arguments and
+    traceback.
 
     The Bot API URL carries the token, and exceptions from the HTTP layer may quote URLs.
+    `secrets` are others to hide the same way, such as SANAD_LLM_API_KEY.
     """
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *secrets: str) -> None:
         super().__init__()
         secret = token.partition(":")[2]
         candidates = {token, quote(token, safe=""), quote(token)}
         if len(secret) >= 8:
             candidates.add(secret)
+        for other in secrets:
+            if len(other) >= 8:  # a shorter "secret" would blank ordinary words
+                candidates |= {other, quote(other, safe=""), quote(other)}
         # Longest first, so the whole token goes before its secret half.
         self._secrets = sorted((c for c in candidates if c), key=len, reverse=True)
 
@@ -88,15 +93,16 @@ class TokenRedactor(logging.Filter):
         return True
 
 
-def configure_logging(token: str) -> TokenRedactor:
-    """Keep the token out of logs and show one INFO line per answer."""
+def configure_logging(token: str, *secrets: str) -> TokenRedactor:
+    """Keep the token (and other secrets) out of logs and show one INFO line per answer."""
     # At INFO httpx logs every request URL, and Bot API URLs carry the token: never that.
-    for name in ("httpx", "httpcore"):
+    # The OpenAI client logs through httpx2 and its own logger: quiet them too.
+    for name in ("httpx", "httpcore", "httpx2", "httpcore2", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redactor = TokenRedactor(token)
+    redactor = TokenRedactor(token, *secrets)
     for handler in root.handlers:
         handler.addFilter(redactor)
     bot_logger = logging.getLogger("bot")
@@ -302,7 +308,8 @@ def run_bot(engine: Engine, *, webhook: bool = False) -> int:
     # PTB 22 warns on RetryAfter unless periods are timedeltas; opt in before it builds one.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     settings = engine.settings
-    configure_logging(bot_token(settings))
+    llm_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+    configure_logging(bot_token(settings), llm_key)
     options = _webhook_options(settings) if webhook else None
     app = build_application(engine, settings)
     try:
@@ -314,4 +321,6 @@ def run_bot(engine: Engine, *, webhook: bool = False) -> int:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
     except InvalidToken:
         raise SettingsError("TELEGRAM_BOT_TOKEN was rejected by the Bot API server") from None
+    finally:
+        engine.close()
     return 0

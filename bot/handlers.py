@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import replies
 from bot.feedback import FeedbackStore
+from bot.streaming import EDIT_INTERVAL, DraftMessage
 from retrieval.engine import Engine
 from retrieval.errors import IndexNotBuilt, SanadError
 from retrieval.models import Answer, Citation, Passage
@@ -174,6 +176,9 @@ class Sanad:
         self.cpu = asyncio.Semaphore(settings.bot_workers)
         self._reindexing: asyncio.Task[None] | None = None
         self._latest_inline: dict[int, str] = {}
+        # With a chat model, private chats watch the answer being written (see streaming.py).
+        self.generative = settings.llm != "none"
+        self.edit_interval = EDIT_INTERVAL
 
     # ------------------------------------------------------------------ access
 
@@ -318,9 +323,14 @@ class Sanad:
 
     # ------------------------------------------------------------------ questions
 
-    async def _ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+    async def _ask(
+        self, question: str, history: Sequence[str] = (), draft: DraftMessage | None = None
+    ) -> Answer:
         async with self.cpu:
-            return await asyncio.to_thread(self.engine.ask, question, list(history))
+            if draft is None:
+                return await asyncio.to_thread(self.engine.ask, question, list(history))
+            ask = functools.partial(self.engine.ask, on_text=draft.feeder())
+            return await asyncio.to_thread(ask, question, list(history))
 
     async def answer_question(self, update: Update, context: Context, raw: str | None) -> None:
         """Answer a question in a chat: typing, the engine, the reply with sources and buttons."""
@@ -340,16 +350,30 @@ class Sanad:
             return
         key = (chat.id, user.id)
         history = self.conversations.recent(key)
+        private = chat.type == ChatType.PRIVATE
+        draft = None
+        if private and self.generative and self.settings.llm_stream:
+            draft = DraftMessage(
+                context.bot, chat.id, reply_to=message.message_id, interval=self.edit_interval
+            )
         try:
-            async with self._typing(context.bot, chat.id, repeat=chat.type == ChatType.PRIVATE):
-                answer = await self._ask(question, history)
+            async with self._typing(context.bot, chat.id, repeat=private):
+                answer = await self._ask(question, history, draft)
         except IndexNotBuilt:
+            if draft is not None:
+                await draft.discard()
             await self._reply(update, context, replies.INDEX_NOT_READY)
             return
         except SanadError as exc:
+            if draft is not None:
+                await draft.discard()
             logger.warning("the engine could not answer in chat %s: %s", chat.id, exc)
             await self._reply(update, context, replies.ENGINE_FAILED)
             return
+        except BaseException:
+            if draft is not None:
+                await draft.discard()
+            raise
         self.conversations.add(key, question)
         engine_ms = answer.timings_ms.get("total_ms")
         answer_id = await asyncio.to_thread(
@@ -360,13 +384,15 @@ class Sanad:
             chat_type=str(chat.type),
             engine_ms=engine_ms,
         )
-        await self._send_all(
-            context.bot,
-            chat.id,
-            replies.answer_messages(answer),
-            reply_to=message.message_id,
-            markup=replies.answer_keyboard(answer_id, answer.citations),
-        )
+        parts = replies.answer_messages(answer)
+        markup = replies.answer_keyboard(answer_id, answer.citations)
+        if draft is not None and await draft.finish(parts[0], markup if len(parts) == 1 else None):
+            # The draft became the answer's first part; the rest follow as new messages.
+            await self._send_all(context.bot, chat.id, parts[1:], markup=markup)
+        else:
+            await self._send_all(
+                context.bot, chat.id, parts, reply_to=message.message_id, markup=markup
+            )
         latency_ms = (time.perf_counter() - started) * 1000
         await asyncio.to_thread(self.store.set_latency, answer_id, latency_ms)
         top = answer.passages[0].score if answer.passages else 0.0
@@ -601,8 +627,14 @@ class Sanad:
         async with self.cpu:
             if self._latest_inline.get(user_id) != query.id:
                 return
+            # Inline results must come quickly, one per keystroke: no chat model here.
+            ask = (
+                functools.partial(self.engine.ask, generate=False)
+                if self.generative
+                else self.engine.ask
+            )
             try:
-                answer = await asyncio.to_thread(self.engine.ask, text, [])
+                answer = await asyncio.to_thread(ask, text, [])
             except SanadError as exc:
                 logger.warning("inline query not answered: %s", exc)
                 return

@@ -84,6 +84,13 @@ COMMANDS: Final = {
     "stats": "الإحصاءات (للمشرفين)",
 }
 CLOSEST_HEADING: Final = "أقرب ما وجدته في المصادر"
+GENERATIVE_NOTE: Final = (
+    "✍️ صاغ نموذج لغوي هذا الجواب من المصادر أدناه، وتحقّق سند من إحالة كل جملة إلى مصدرها."
+)
+FALLBACK_NOTE: Final = (
+    "📌 تعذّرت صياغة الجواب بالنموذج اللغوي هذه المرة، فهذه اقتباسات حرفية من المصادر."
+)
+DRAFT_NOTE: Final = "⏳ جارٍ إعداد الجواب…"
 
 
 # --- direction and escaping -------------------------------------------------------------------
@@ -333,12 +340,30 @@ def answer_html(answer: Answer) -> str:
     """Return the whole answer as one HTML text: the answer, then its numbered sources."""
     body = _MARKER.sub(r"<b>[\1]</b>", esc(answer.text.strip()))
     blocks = [body]
+    if note := mode_note(answer):
+        blocks.append(f"<i>{esc(note)}</i>")
     if answer.citations:
         heading = CLOSEST_HEADING if answer.refused else SOURCES_HEADING
         lines = [source_line(c) for c in answer.citations]
         blocks.append(f"<b>{heading}</b>\n" + "\n".join(lines))
     text = "\n\n".join(blocks)
     return rtl_lines(text) if answer.language != "en" else text
+
+
+def mode_note(answer: Answer) -> str | None:
+    """Return the short note on how the answer was written (None for plain extractive ones)."""
+    if answer.mode == "generative":
+        return GENERATIVE_NOTE
+    if answer.fallback is not None:
+        return FALLBACK_NOTE
+    return None
+
+
+def draft_html(text: str) -> str:
+    """Return a generated answer still being written: its checked sentences so far."""
+    body = _MARKER.sub(r"<b>[\1]</b>", esc(text.strip()))
+    html_text = rtl_lines(f"{body}\n\n<i>{esc(DRAFT_NOTE)}</i>")
+    return split_html(html_text)[0]
 
 
 def answer_messages(answer: Answer, limit: int = MAX_MESSAGE) -> list[str]:
