@@ -191,6 +191,8 @@ class Engine:
         # The checks compare the model's words with Arabic passages: English questions keep
         # the extractive answer, framed in English.
         generator = self.generator if generate and framing_language(question) == "ar" else None
+        embedder = self.embedder()  # loads the model on first use: not the question's time
+        # The model's time limit starts with its first call, not with loading the embedder.
         deadline = time.monotonic() + self.settings.llm_timeout
         if generator is not None and generator.rewrites and history:
             t0 = time.perf_counter()
@@ -199,7 +201,6 @@ class Engine:
             )
             timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
             query = standalone or query
-        embedder = self.embedder()  # loads the model on first use: not the question's time
         t0 = time.perf_counter()
         texts = [query] if query == question else [query, question]
         vectors = embedder.embed_queries(texts)

@@ -346,3 +346,27 @@ def test_the_api_key_stays_out_of_settings_and_logs(
         engine.ask(QUESTION)
     assert caplog.records
     assert all(API_KEY not in record.getMessage() for record in caplog.records)
+
+
+class SlowStartEngine(Engine):
+    """An engine whose embedding model takes a while to load, as the real one does (~6 s)."""
+
+    loaded = False
+
+    def embedder(self) -> Any:
+        if not self.loaded:
+            time.sleep(1.2)
+            self.loaded = True
+        return super().embedder()
+
+
+def test_loading_the_embedder_does_not_eat_the_model_s_time(
+    llm: FakeOpenAI, data_dir: Path
+) -> None:
+    settings = llm_settings(llm, data_dir, SANAD_LLM_TIMEOUT=1)
+    engine = SlowStartEngine(
+        settings, embedder=SqueezedEmbedder(), chat_model=build_chat_model(settings)
+    )
+    llm.responder = faithful(1)
+    answer = engine.ask(QUESTION)
+    assert answer.mode == "generative"
