@@ -53,7 +53,7 @@ Responder = Callable[[JSONDict], "Reply | str"]
 class FakeOpenAI:
     """A scripted OpenAI-compatible `/v1/chat/completions` server, plus Ollama's `/api/chat`."""
 
-    def __init__(self, responder: Responder | None = None) -> None:
+    def __init__(self, responder: Responder | None = None, *, port: int = 0) -> None:
         self.responder = responder
         self.requests: list[JSONDict] = []
         self.paths: list[str] = []
@@ -65,7 +65,7 @@ class FakeOpenAI:
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self._error: BaseException | None = None
-        self._port = 0
+        self._port = port
         self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
 
     # --- scripting ----------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class FakeOpenAI:
         )
         try:
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, "127.0.0.1", self._port)
             await site.start()
             self._port = runner.addresses[-1][1]
         except BaseException as exc:
@@ -314,3 +314,31 @@ def faithful(*numbers: int, **reply: Any) -> Responder:
         return Reply(text, **reply)
 
     return respond
+
+
+def _plumbing_responder(body: JSONDict) -> Reply:
+    """Rewrite a follow-up by prefixing the last earlier question; answer faithfully."""
+    prompt = user_prompt(body)
+    if "السؤال الأخير:" in prompt:
+        earlier = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+        question = prompt.rsplit("السؤال الأخير:", 1)[1].strip()
+        return Reply(f"{earlier[-1]} {question}" if earlier else question)
+    return faithful(1, 2)(body) if len(given_passages(body)) >= 2 else faithful(1)(body)
+
+
+if __name__ == "__main__":
+    # Serve the fake for a manual run of the whole pipeline, e.g.
+    #   python -m tests.fakes.openai_api 8399 &
+    #   SANAD_LLM=openai SANAD_LLM_BASE_URL=http://127.0.0.1:8399/v1 SANAD_LLM_MODEL=fake \
+    #     sanad eval tests/data/dev.jsonl --llm
+    # It measures the plumbing only: its "model" copies first sentences.
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
+    server = FakeOpenAI(_plumbing_responder, port=port)
+    server.start()
+    print(f"fake OpenAI-compatible server on {server.base_url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
