@@ -26,8 +26,12 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-def _configure_environment(verbose: int) -> None:
-    """Keep libraries offline and quiet before any of them is imported."""
+def prepare_environment() -> None:
+    """Keep libraries offline and quiet; call before any of them is imported.
+
+    With no hub allowed, a wrong model name fails at once instead of retrying for a minute.
+    Entry points (this CLI, the tests' conftest, the benchmarks) call it first.
+    """
     allow_hub = os.environ.get("SANAD_ALLOW_HUB", "").lower() in {"1", "true", "yes"}
     if not allow_hub:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,6 +40,13 @@ def _configure_environment(verbose: int) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    # PTB 22 warns on RetryAfter unless periods are timedeltas; opt in before it loads.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+def _configure_environment(verbose: int) -> None:
+    """Prepare the environment and logging before any library is imported."""
+    prepare_environment()
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # At INFO httpx logs every request URL, and Bot API URLs carry the bot token.
@@ -220,8 +231,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    # PTB 22 warns on RetryAfter unless periods are timedeltas; opt in before it loads.
-    os.environ.setdefault("PTB_TIMEDELTA", "true")
     from bot.app import run_bot
 
     return int(run_bot(_engine(args), webhook=args.webhook))

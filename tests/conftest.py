@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Tests never reach a model hub; a wrong model name must fail at once.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+from bot.cli import prepare_environment
+
+prepare_environment()  # tests never reach a model hub: a wrong model name fails at once
 
 from retrieval.embedding import DEFAULT_MODEL, Embedder, load_embedder, prepare_e5
 from retrieval.engine import Engine

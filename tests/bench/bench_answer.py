@@ -10,14 +10,14 @@ median and p95 of `Engine.ask` over the dev set, with their ratios to the embedd
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from bot.cli import prepare_environment
+
+prepare_environment()
 
 from retrieval.engine import Engine
 from retrieval.evaluation import load_questions, percentile

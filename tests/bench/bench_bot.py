@@ -24,20 +24,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.app import build_application  # noqa: E402
-from retrieval.engine import Engine  # noqa: E402
-from retrieval.settings import Settings  # noqa: E402
-from tests.fakes.telegram_api import FakeTelegram, FakeTelegramThread  # noqa: E402
+from bot.cli import prepare_environment
+
+prepare_environment()
+
+from bot.app import build_application
+from retrieval.engine import Engine
+from retrieval.settings import Settings
+from tests.fakes.telegram_api import FakeTelegram, FakeTelegramThread
 
 
 def percentile(values: list[float], q: float) -> float:

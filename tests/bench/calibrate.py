@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from bot.cli import prepare_environment
+
+prepare_environment()
 
 from retrieval import answering
 from retrieval.engine import Engine
