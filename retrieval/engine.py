@@ -25,16 +25,18 @@ from retrieval.embedding import (
     load_embedder,
     prepare_e5,
 )
-from retrieval.errors import SanadError
+from retrieval.errors import IndexNotBuilt, SanadError
 from retrieval.generation import Fallback, Generator, Grounding
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Passage
 from retrieval.normalize import tokenize
 from retrieval.search import Index, Mode, passage_from, search
 from retrieval.settings import Settings
-from retrieval.store import Collections, Store, load_sentence_matrix, open_build
+from retrieval.store import BuildReader, Collections, Store, load_sentence_matrix, open_build
 
 logger = logging.getLogger(__name__)
+
+_RETIRE_AFTER_SECONDS = 30.0  # far longer than any question takes
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Engine:
         self._lock = threading.Lock()
         self._index: Index | None = None
         self._stamp: float = -1.0
+        self._retired: list[tuple[float, Index]] = []
 
     # ------------------------------------------------------------------ the model
 
@@ -101,23 +104,56 @@ class Engine:
             if self._index is not None and build is not None and build.id == self._index.build.id:
                 self._stamp = stamp
                 return self._index
-            reader = open_build(build, self.store.collections)
-            assert build is not None  # open_build raised otherwise
-            model = build.manifest.get("model")
-            if model != self.model_name:
-                raise SanadError(
-                    f"the index was built with model {model!r} but {self.model_name!r} is "
-                    "configured; run `sanad index` to rebuild it"
+            if build is None:
+                raise IndexNotBuilt("no index has been built yet; run `sanad index` first")
+            reader: BuildReader | None = None
+            try:
+                reader = open_build(build, self.store.collections)
+                model = build.manifest.get("model")
+                if model != self.model_name:
+                    raise SanadError(
+                        f"the index was built with model {model!r} but {self.model_name!r} is "
+                        "configured; run `sanad index` to rebuild it"
+                    )
+                opened = Index(
+                    build,
+                    reader,
+                    LexicalIndex.load(build.lexical_dir),
+                    load_sentence_matrix(build),
                 )
-            self._index = Index(
-                build,
-                reader,
-                LexicalIndex.load(build.lexical_dir),
-                load_sentence_matrix(build),
-            )
+            except SanadError:
+                if reader is not None:
+                    reader.close()
+                raise
+            except Exception as exc:  # a truncated or deleted file of the build
+                if reader is not None:
+                    reader.close()
+                raise SanadError(
+                    f"the current index {build.id} is damaged ({type(exc).__name__}: {exc}); "
+                    "run `sanad index` to rebuild"
+                ) from exc
+            self._retire(self._index)
+            self._index = opened
             self._stamp = stamp
             logger.info("serving index build %s", build.id)
             return self._index
+
+    def _retire(self, index: Index | None) -> None:
+        """Close builds replaced more than a grace period ago; keep the latest for a while.
+
+        A question may still be searching the build it started on when the pointer moves, so
+        a replaced build is closed only at a later switch, once that grace period has passed.
+        """
+        now = time.monotonic()
+        keep = []
+        for retired_at, old in self._retired:
+            if now - retired_at >= _RETIRE_AFTER_SECONDS:
+                old.reader.close()
+            else:
+                keep.append((retired_at, old))
+        if index is not None:
+            keep.append((now, index))
+        self._retired = keep
 
     def reindex(
         self, source_dir: Path | None = None, *, progress: Any = None

@@ -196,7 +196,11 @@ def build_index(
         sentences = SentenceMatrix()
 
         if reuse and old is not None:
-            _copy_passages(open_reader(old), old, writer, sentences, reuse, old_articles)
+            reader = open_reader(old)
+            try:
+                _copy_passages(reader, old, writer, sentences, reuse, old_articles)
+            finally:
+                reader.close()
             for aid in reuse:
                 manifest_articles[aid] = old_articles[aid]
 

@@ -84,6 +84,15 @@ class Collections:
             COLLECTION
         )
 
+    def release(self, client: chromadb.ClientAPI) -> None:
+        """Close a build's embedded client (the server's one client stays open).
+
+        Chroma keeps every embedded client's database and vectors in memory until closed: a
+        bot that follows many rebuilds would otherwise hold all of them, files included.
+        """
+        if client is not self._server:
+            client.close()
+
     def drop(self, build_id: str) -> None:
         """Delete a build's collection from the server (embedded ones go with their folder)."""
         if not self.url:
@@ -165,8 +174,13 @@ class BuildWriter:
 
     def abort(self) -> None:
         """Throw the unfinished build away."""
+        self.close()
         self.store.collections.drop(self.id)
         shutil.rmtree(self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release the writer's Chroma client."""
+        self.store.collections.release(self._client)
 
 
 class Store:
@@ -243,6 +257,7 @@ class Store:
             except BaseException:
                 writer.abort()
                 raise
+            writer.close()
             self.clean_up()
 
     @contextlib.contextmanager
@@ -301,10 +316,12 @@ class BuildReader:
         embeddings: Embeddings | None = None,
     ) -> None:
         self.build = build
-        self._client, name = (collections or Collections()).locate(build.id, build.path)
+        self._collections = collections or Collections()
+        self._client, name = self._collections.locate(build.id, build.path)
         try:
             self._collection = self._client.get_collection(name, embedding_function=None)
         except Exception as exc:  # NotFoundError, or a server that went away
+            self._collections.release(self._client)
             raise SanadError(
                 f"the index build {build.id} has no passages in Chroma ({exc}); "
                 "run `sanad index` to rebuild"
@@ -339,6 +356,14 @@ class BuildReader:
     def all_ids(self) -> list[str]:
         """Return every passage id in the build."""
         return list(self._collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        """Return how many passages the build holds (it reads Chroma: a health check)."""
+        return int(self._collection.count())
+
+    def close(self) -> None:
+        """Release the build's Chroma client; the reader is not used afterwards."""
+        self._collections.release(self._client)
 
 
 def open_build(
