@@ -154,6 +154,11 @@ def build_index(
 
     with store.lock():
         old = store.current_or_none()
+        damaged = _damage(old, open_reader) if old is not None else None
+        if damaged is not None:
+            # Nothing can be reused from it, and "up to date" would leave it serving.
+            logger.warning("the serving index is damaged (%s): rebuilding it whole", damaged)
+            old = None
         old_articles: dict[str, Any] = old.manifest.get("articles", {}) if old else {}
         same_model = old is not None and old.manifest.get("model") == model_name
 
@@ -186,6 +191,8 @@ def build_index(
         # Another builder may have switched while we waited for the lock: diff against
         # what serves now, not what served when we looked.
         old = store.current_or_none()
+        if old is not None and damaged is not None and _damage(old, open_reader) is not None:
+            old = None
         old_articles = old.manifest.get("articles", {}) if old else {}
         reuse = [
             aid for aid in unchanged if old_articles.get(aid, {}).get("hash") == fingerprints[aid]
@@ -243,6 +250,33 @@ def build_index(
         build=build.id,
         switched=True,
     )
+
+
+def _damage(build: Build, open_reader: Callable[[Build], BuildReader]) -> str | None:
+    """Return what is wrong with a build's files (None if it reads), cheaply.
+
+    A build whose manifest reads but whose Chroma database, vectors, lexical index or
+    sentence vectors do not would otherwise be reported "up to date" and serve errors.
+    """
+    try:
+        reader = open_reader(build)
+        try:
+            if reader.count() != int(build.manifest.get("passages", 0)):
+                return "Chroma holds another number of passages than the manifest"
+            entries = build.manifest.get("articles", {})
+            ids = next((_chunk_ids(a, e)[:1] for a, e in entries.items() if e.get("chunks")), [])
+            if ids:
+                vector = reader.get(ids, vectors=True)["embeddings"][0]
+                reader.dense(vector, 1)
+        finally:
+            reader.close()
+        lexical.LexicalIndex.load(build.lexical_dir)
+        rows = len(load_sentence_matrix(build))
+        if rows != int(build.manifest.get("sentences", rows)):
+            return "the sentence vectors do not match the manifest"
+    except Exception as exc:  # any unreadable file: the build cannot serve
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _chunk_ids(article_id: str, entry: dict[str, Any]) -> list[str]:

@@ -303,6 +303,9 @@ class Store:
         for orphan in self.collections.orphans(kept):
             self.collections.drop(orphan)
             logger.info("removed orphaned Chroma collection of build %s", orphan)
+        # Under the build lock no pointer is being written: a temporary one is a crash's.
+        for tmp in self.data_dir.glob(f".{POINTER}.*.tmp"):
+            tmp.unlink(missing_ok=True)
         return [p.name for p in removed]
 
 
