@@ -79,6 +79,7 @@ class Question:
     text: str
     language: str
     unseen_share: float = 0.0  # IDF share of its terms the corpus never uses
+    terms: int = 0  # distinct search terms (0: only stopwords, as in «ومتى؟»)
 
 
 _MONTHS = (
@@ -152,7 +153,9 @@ def describe_question(
     weights = {t: idf(t) for t in set(question_tokens)}
     total = sum(weights.values())
     unseen = sum(w for t, w in weights.items() if not known(t))
-    return Question(text, framing_language(text), unseen / total if total else 0.0)
+    return Question(
+        text, framing_language(text), unseen / total if total else 0.0, terms=len(weights)
+    )
 
 
 def score_sentences(
@@ -406,6 +409,11 @@ def _answerable(
         return False
     best = ranked[0]
     close = [c for c in ranked if c.score >= best.score - tuning.keep_margin]
+    # An Arabic question none of whose words the best sentences hold («مرحبا كيف حالك»,
+    # «شكرا جزيلا», a plea to ignore instructions) is about something else: the nearest news
+    # would only be quoted at random. (English words never match Arabic text: exempt.)
+    if question.language == "ar" and question.terms and not any(c.coverage for c in close):
+        return False
     return any(answers_the_kind(question, c.text) for c in close)
 
 
