@@ -137,14 +137,30 @@ class QuestionLimiter:
             self._warned.pop(user, None)
 
 
+def _arabic_or_latin(char: str) -> bool:
+    code = ord(char)
+    return (
+        char.isascii()
+        or 0x00C0 <= code <= 0x024F  # Latin with accents
+        or 0x0600 <= code <= 0x08FF  # Arabic, its supplement and extended forms
+        or 0xFB50 <= code <= 0xFDFF  # Arabic presentation forms
+        or 0xFE70 <= code <= 0xFEFF
+    )
+
+
 def question_problem(text: str, max_chars: int) -> str | None:
     """Return what is wrong with a question as the reply to send, or None if it is fine."""
     if not text:
         return replies.EMPTY_QUESTION
-    if not any(char.isalnum() for char in text):
-        return replies.NO_WORDS
     if len(text) > max_chars:
         return replies.question_too_long(max_chars)
+    letters = [char for char in text if char.isalpha()]
+    if not letters:  # emoji, punctuation or a bare number: nothing to look up
+        return replies.NO_WORDS
+    # The model reads Arabic and English; in another script it would match passages at
+    # random and quote them as if they answered.
+    if 2 * sum(_arabic_or_latin(char) for char in letters) < len(letters):
+        return replies.UNSUPPORTED_LANGUAGE
     return None
 
 
@@ -548,6 +564,10 @@ class Sanad:
 
     async def non_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice, files in a private chat: only text is understood."""
+        if update.message is not None and update.message.text is not None:
+            # An empty text (not TEXT to PTB's filters) is an empty question, not a sticker.
+            await self._reply(update, context, replies.EMPTY_QUESTION)
+            return
         await asyncio.to_thread(self.store.count, "non_text")
         await self._reply(update, context, replies.ONLY_TEXT)
 
