@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES: Final = ["message", "callback_query", "inline_query"]
 MAX_CONCURRENT_UPDATES: Final = 256
+# A Bot API call that hangs is waited for this long before it counts as failed: far longer
+# than PTB's 5 s default, because a reply retried after a timeout may already have been
+# delivered, and would then arrive twice.
+REQUEST_TIMEOUT: Final = 30.0
 _WEBHOOK_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
@@ -231,6 +235,8 @@ def build_application(
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .read_timeout(REQUEST_TIMEOUT)
+        .write_timeout(REQUEST_TIMEOUT)
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
@@ -29,8 +32,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
 from bot import replies
 from bot.feedback import FeedbackStore
@@ -45,7 +48,10 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 ChatKey = tuple[int, int]  # (chat id, user id): in groups each member has their own thread
 
-SEND_ATTEMPTS: Final = 3
+# A reply is retried this long while the Bot API is down or failing (then it is given up,
+# logged, and the user gets an apology if the API lets one through).
+SEND_PATIENCE_SECONDS: Final = 180.0
+SEND_BACKOFF_MAX_SECONDS: Final = 10.0
 TYPING_EVERY_SECONDS: Final = 4.5  # Telegram shows "typing" for about 5 s per action
 _NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
 
@@ -239,17 +245,21 @@ class Sanad:
         reply_to: int | None = None,
         markup: InlineKeyboardMarkup | None = None,
     ) -> Message:
-        """Send one HTML message, retrying network errors and 5xx answers.
+        """Send one HTML message, retrying network errors and 5xx answers for a while.
 
-        429s are waited out by the AIORateLimiter; a reply whose HTML Telegram rejects goes
-        out as plain text rather than not at all.
+        429s are waited out by the AIORateLimiter (and here, should it give up); a reply
+        whose HTML Telegram rejects goes out as plain text rather than not at all. An answer
+        the request did not deliver is sent again, so the Bot API being down for a minute or
+        two loses no reply; a request that hangs is given a long read timeout (app.py) rather
+        than retried early, which would deliver it twice.
         """
         reply = (
             ReplyParameters(reply_to, allow_sending_without_reply=True)
             if reply_to is not None
             else None
         )
-        for attempt in range(SEND_ATTEMPTS):
+        deadline = time.monotonic() + SEND_PATIENCE_SECONDS
+        for attempt in itertools.count():
             try:
                 return await bot.send_message(
                     chat_id,
@@ -270,11 +280,18 @@ class Sanad:
                     reply_markup=markup,
                     link_preview_options=_NO_PREVIEW,
                 )
-            except NetworkError as exc:
-                if attempt == SEND_ATTEMPTS - 1:
+            except (NetworkError, RetryAfter) as exc:
+                if isinstance(exc, RetryAfter):
+                    wait = exc.retry_after
+                    pause = wait.total_seconds() if isinstance(wait, dt.timedelta) else wait
+                else:
+                    pause = min(0.5 * 2**attempt, SEND_BACKOFF_MAX_SECONDS)
+                if time.monotonic() + pause > deadline:
                     raise
-                logger.warning("sending to chat %s failed (%s); retrying", chat_id, exc)
-                await asyncio.sleep(0.5 * 2**attempt)
+                logger.warning(
+                    "sending to chat %s failed (%s); retrying in %.1f s", chat_id, exc, pause
+                )
+                await asyncio.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_all(
