@@ -171,6 +171,14 @@ class FeedbackStore:
 
     # ------------------------------------------------------------------ reading
 
+    def answer_chat(self, answer_id: int) -> tuple[int | None, str] | None:
+        """Return the chat an answer was given in and its type ("inline": none), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT chat_id, chat_type FROM answers WHERE id = ?", (answer_id,)
+            ).fetchone()
+        return None if row is None else (row[0], str(row[1]))
+
     def citation(self, answer_id: int, n: int) -> Citation | None:
         """Return citation n of a stored answer, or None if either is unknown."""
         with self._lock:

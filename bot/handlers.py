@@ -596,8 +596,14 @@ class Sanad:
         if query is None:
             return
         press = replies.parse_button(query.data)
-        if press is None:
-            await query.answer(replies.STALE_BUTTON, show_alert=True)
+        message = query.message
+        # A button under a message may only reach answers given in that message's chat; one
+        # under an inline message, only answers given inline. Forged data (a modified client
+        # can send any) gets the same reply as an unknown answer.
+        if press is None or not await self._may_open(
+            press.answer_id, message.chat.id if message is not None else None
+        ):
+            await self._toast(query, replies.STALE_BUTTON, alert=True)
             return
         if press.kind == "feedback":
             known = await asyncio.to_thread(
@@ -607,25 +613,48 @@ class Sanad:
                 useful=bool(press.value),
             )
             if not known:
-                await query.answer(replies.STALE_BUTTON, show_alert=True)
+                await self._toast(query, replies.STALE_BUTTON, alert=True)
             else:
                 thanks = replies.FEEDBACK_USEFUL if press.value else replies.FEEDBACK_NOT_USEFUL
-                await query.answer(thanks)
+                await self._toast(query, thanks)
             return
         citation = await asyncio.to_thread(self.store.citation, press.answer_id, press.value)
         if citation is None:
-            await query.answer(replies.STALE_BUTTON, show_alert=True)
+            await self._toast(query, replies.STALE_BUTTON, alert=True)
             return
-        await query.answer(replies.opened_toast(press.value))
-        message = query.message
+        await self._toast(query, replies.opened_toast(press.value))
         chat_id = message.chat.id if message is not None else query.from_user.id
         reply_to = message.message_id if message is not None else None
         await self._show_citation(context.bot, chat_id, citation, reply_to=reply_to)
 
+    async def _may_open(self, answer_id: int, chat_id: int | None) -> bool:
+        """Tell whether a button (or deep link) in `chat_id` may reach a stored answer.
+
+        `chat_id` None stands for an inline message, which belongs to no chat of the bot's.
+        """
+        owner = await asyncio.to_thread(self.store.answer_chat, answer_id)
+        if owner is None:
+            return False
+        owner_chat, chat_type = owner
+        return chat_type == "inline" or (chat_id is not None and owner_chat == chat_id)
+
+    @staticmethod
+    async def _toast(query: CallbackQuery, text: str, *, alert: bool = False) -> None:
+        """Answer a button press; a failure (an expired query after downtime) is not fatal.
+
+        The passage a citation button opens still goes out as a message.
+        """
+        try:
+            await query.answer(text, show_alert=alert)
+        except TelegramError as exc:
+            logger.info("could not answer a button press: %s", exc)
+
     async def _open_citation(
         self, bot: Bot, chat_id: int, answer_id: int, n: int, *, reply_to: int | None
     ) -> None:
-        citation = await asyncio.to_thread(self.store.citation, answer_id, n)
+        citation = None
+        if await self._may_open(answer_id, chat_id):
+            citation = await asyncio.to_thread(self.store.citation, answer_id, n)
         if citation is None:
             await self._send(bot, chat_id, replies.STALE_BUTTON)
             return
