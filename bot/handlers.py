@@ -174,6 +174,39 @@ def _clean(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
+class Busy(Exception):
+    """The work queue is full: the question is turned away, not queued."""
+
+
+class WorkQueue:
+    """Questions admitted to the engine: `workers` answered at once, at most `size` waiting.
+
+    Past that a question is turned away at once with a polite "busy" reply: under a flood
+    the bot answers what it can within seconds instead of piling up work, and memory, that
+    it would answer long after anyone waits for it.
+    """
+
+    def __init__(self, workers: int, size: int) -> None:
+        self.workers = asyncio.Semaphore(workers)
+        self.limit = workers + size
+        self.admitted = 0
+
+    def full(self) -> bool:
+        """Tell whether a new question would be turned away."""
+        return self.admitted >= self.limit
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """Hold a place in the queue for one question; raise Busy if there is none."""
+        if self.full():
+            raise Busy
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
+
+
 class Sanad:
     """The bot's behaviour: one instance per Application, its methods are the handlers."""
 
@@ -194,8 +227,9 @@ class Sanad:
             settings.context_minutes, settings.context_questions, clock
         )
         self.limiter = QuestionLimiter(settings.rate_limit, settings.rate_limit_seconds, clock)
-        # The model is CPU-bound: a few questions at a time, however many chats are waiting.
-        self.cpu = asyncio.Semaphore(settings.bot_workers)
+        # The model is CPU-bound: a few questions at a time, and a bounded number waiting.
+        self.queue = WorkQueue(settings.bot_workers, settings.queue_size)
+        self.cpu = self.queue.workers
         self._reindexing: asyncio.Task[None] | None = None
         self._latest_inline: dict[int, str] = {}
         # With a chat model, private chats watch the answer being written (see streaming.py).
@@ -359,7 +393,7 @@ class Sanad:
     async def _ask(
         self, question: str, history: Sequence[str] = (), draft: DraftMessage | None = None
     ) -> Answer:
-        async with self.cpu:
+        async with self.queue.place(), self.cpu:
             if draft is None:
                 return await asyncio.to_thread(self.engine.ask, question, list(history))
             ask = functools.partial(self.engine.ask, on_text=draft.feeder())
@@ -381,6 +415,9 @@ class Sanad:
             if self.limiter.warn_once(user.id):
                 await self._reply(update, context, replies.slow_down(wait))
             return
+        if self.queue.full():
+            await self._turn_away(update, context)
+            return
         key = (chat.id, user.id)
         history = self.conversations.recent(key)
         private = chat.type == ChatType.PRIVATE
@@ -396,6 +433,11 @@ class Sanad:
             if draft is not None:
                 await draft.discard()
             await self._reply(update, context, replies.INDEX_NOT_READY)
+            return
+        except Busy:
+            if draft is not None:
+                await draft.discard()
+            await self._turn_away(update, context)
             return
         except SanadError as exc:
             if draft is not None:
@@ -438,6 +480,14 @@ class Sanad:
             top,
             ", refused" if answer.refused else "",
         )
+
+    async def _turn_away(self, update: Update, context: Context) -> None:
+        """Tell the asker the bot is too busy right now (the work queue is full)."""
+        chat = update.effective_chat
+        where = chat.id if chat else None
+        logger.warning("work queue full: turned a question away in chat %s", where)
+        await asyncio.to_thread(self.store.count, "busy")
+        await self._reply(update, context, replies.BUSY)
 
     async def private_text(self, update: Update, context: Context) -> None:
         """Any text in a private chat is a question."""

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     context_questions: int = Field(3, alias="SANAD_CONTEXT_QUESTIONS", ge=0, le=20)
     max_question_chars: int = Field(500, alias="SANAD_MAX_QUESTION_CHARS", ge=20, le=4000)
     bot_workers: int = Field(2, alias="SANAD_BOT_WORKERS", ge=1, le=64)
+    queue_size: int = Field(32, alias="SANAD_QUEUE_SIZE", ge=0, le=10_000)
 
     # Optional generative answers; `none` keeps the extractive composer alone.
     llm: Literal["none", "openai", "ollama"] = Field("none", alias="SANAD_LLM")
