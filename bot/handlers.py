@@ -738,9 +738,13 @@ class Sanad:
             hint = InlineQueryResultsButton(text=replies.INLINE_HINT, start_parameter="help")
             await query.answer([], cache_time=300, button=hint)
             return
+        if self.queue.full():
+            busy = InlineQueryResultsButton(text=replies.INLINE_BUSY, start_parameter="help")
+            await query.answer([], cache_time=5, button=busy)
+            return
         # Telegram sends a query per keystroke: answer only the user's latest.
         self._latest_inline[user_id] = query.id
-        async with self.cpu:
+        async with self.queue.place(), self.cpu:
             if self._latest_inline.get(user_id) != query.id:
                 return
             # Inline results must come quickly, one per keystroke: no chat model here.
