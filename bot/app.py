@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 from collections.abc import Awaitable, Iterable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlparse
 
@@ -39,6 +40,7 @@ from bot.feedback import FeedbackStore
 from bot.handlers import Sanad
 from retrieval.engine import Engine
 from retrieval.errors import IndexNotBuilt, SettingsError
+from retrieval.fingerprint import folder_fingerprint
 from retrieval.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -244,7 +246,49 @@ def build_application(
     )
     app.bot_data["sanad"] = sanad  # for tests and introspection; handlers use the closure
     add_handlers(app, sanad)
+    if settings.watch_seconds > 0:
+        watch = SourceWatch(sanad, settings.source_dir)
+        assert app.job_queue is not None  # python-telegram-bot[job-queue] is a dependency
+        app.job_queue.run_repeating(
+            watch, interval=settings.watch_seconds, first=settings.watch_seconds, name="watch"
+        )
+        logger.info("watching %s every %g s", settings.source_dir, settings.watch_seconds)
     return app
+
+
+class SourceWatch:
+    """Re-index by itself when files of the source folder appear, change or go (opt-in).
+
+    Each tick takes a stat() fingerprint of the folder (no file is read) and compares it with
+    the last one; only a difference starts a re-index, in the background and off the event
+    loop, which embeds only what changed and switches atomically, as `sanad index` does.
+    The first tick always checks, catching up with changes made while the bot was down.
+    """
+
+    def __init__(self, sanad: Sanad, folder: Path) -> None:
+        self.sanad = sanad
+        self.folder = folder
+        self.seen: str | None = None
+
+    async def __call__(self, context: Any) -> None:
+        if self.sanad.reindexing:  # /reindex or the last tick's: look again next tick
+            return
+        try:
+            fingerprint = await asyncio.to_thread(folder_fingerprint, self.folder)
+        except OSError as exc:
+            logger.warning("cannot look at the source folder %s: %s", self.folder, exc)
+            return
+        if fingerprint == self.seen:
+            return
+        # Taken before the re-index reads the folder: a change made meanwhile is seen next.
+        first, self.seen = self.seen is None, fingerprint
+        logger.info(
+            "%s: re-indexing in the background",
+            "checking the index against the source folder"
+            if first
+            else "the source folder changed",
+        )
+        self.sanad.start_reindex(context.application, context.bot, None)
 
 
 def add_handlers(app: AnyApplication, sanad: Sanad) -> None:

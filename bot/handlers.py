@@ -599,28 +599,55 @@ class Sanad:
             return
         await self._reply(update, context, replies.REINDEX_STARTED)
         logger.info("re-indexing requested by admin %s", user.id)
-        self._reindexing = context.application.create_task(
-            self._reindex(context.bot, chat.id), update=update, name="sanad-reindex"
-        )
+        self.start_reindex(context.application, context.bot, chat.id, update=update)
 
-    async def _reindex(self, bot: Bot, chat_id: int) -> None:
+    @property
+    def reindexing(self) -> bool:
+        """Tell whether a background re-index is running."""
+        return self._reindexing is not None and not self._reindexing.done()
+
+    def start_reindex(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        bot: Bot,
+        chat_id: int | None,
+        *,
+        update: Update | None = None,
+    ) -> bool:
+        """Re-index in the background unless a re-index runs; report to `chat_id` if given."""
+        if self.reindexing:
+            return False
+        self._reindexing = application.create_task(
+            self._reindex(bot, chat_id), update=update, name="sanad-reindex"
+        )
+        return True
+
+    async def _reindex(self, bot: Bot, chat_id: int | None) -> None:
         await asyncio.to_thread(self.store.count, "reindex")
         try:
             report = await asyncio.to_thread(self.engine.reindex)
-            titles = {a["id"]: str(a.get("title") or "") for a in self.engine.articles()}
+            articles = await asyncio.to_thread(self.engine.articles)
         except Exception:  # the admin is told; readers keep the old index
             logger.exception("re-indexing failed")
-            await self._send(bot, chat_id, replies.REINDEX_FAILED)
+            if chat_id is not None:
+                await self._send(bot, chat_id, replies.REINDEX_FAILED)
             return
         logger.info("re-indexing done: %s", report.as_dict())
+        if chat_id is None:
+            return
+        titles = {a["id"]: str(a.get("title") or "") for a in articles}
         report_html = replies.reindex_report(report, titles)
         await self._send_all(bot, chat_id, replies.split_html(report_html))
 
     async def stats(self, update: Update, context: Context) -> None:
-        """/stats (admins): questions, refusals, feedback, latency."""
-        user = update.effective_user
+        """/stats (admins, in a private chat): questions, refusals, feedback, latency."""
+        user, chat = update.effective_user, update.effective_chat
         if not self.is_admin(user.id if user else None):
             await self._reply(update, context, replies.ADMIN_ONLY)
+            return
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            # The stats quote users' refused questions: not for everyone in a group to read.
+            await self._reply(update, context, replies.STATS_PRIVATE_ONLY)
             return
         stats = await asyncio.to_thread(self.store.stats)
         await self._reply(update, context, replies.stats_text(stats))

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(500, alias="SANAD_MAX_QUESTION_CHARS", ge=20, le=4000)
     bot_workers: int = Field(2, alias="SANAD_BOT_WORKERS", ge=1, le=64)
     queue_size: int = Field(32, alias="SANAD_QUEUE_SIZE", ge=0, le=10_000)
+    watch_seconds: float = Field(0.0, alias="SANAD_WATCH_SECONDS", ge=0)
 
     # Optional generative answers; `none` keeps the extractive composer alone.
     llm: Literal["none", "openai", "ollama"] = Field("none", alias="SANAD_LLM")
