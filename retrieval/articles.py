@@ -91,9 +91,10 @@ def load_folder(
     candidates, skipped = _discover(folder, tuple(s.lower() for s in suffixes))
     articles: list[Article] = []
     files: dict[str, str] = {}
+    root = folder.resolve()
     for rel, path in candidates:
         try:
-            data = _read_bytes(path, max_bytes)
+            data = _read_bytes(_still_inside(path, root), max_bytes)
             found, bad_lines = _parse_data(data, rel)
         except ArticleFormatError as exc:
             skipped.append(SkippedFile(rel, str(exc)))
@@ -153,7 +154,8 @@ def parse_file(path: Path, root: Path) -> list[Article]:
         rel = path.relative_to(root).as_posix()
     except ValueError:
         raise ArticleFormatError(f"{path} is not inside {root}") from None
-    articles, bad_lines = _parse_data(_read_bytes(path, DEFAULT_MAX_BYTES), rel)
+    data = _read_bytes(_still_inside(path, root.resolve()), DEFAULT_MAX_BYTES)
+    articles, bad_lines = _parse_data(data, rel)
     for bad in bad_lines:
         logger.warning("skipped %s: %s", bad.file, bad.reason)
     return articles
@@ -225,16 +227,36 @@ def _discover(
     return found, skipped
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    """Return the bytes of a regular file no larger than `max_bytes`."""
+def _still_inside(path: Path, root: Path) -> Path:
+    """Return the real path of a listed file, checked again, at read time, to be under root.
+
+    A file listed as regular may have been replaced by a link to /etc/passwd since.
+    """
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise ArticleFormatError("not a regular file")
-        if info.st_size > max_bytes:
-            raise ArticleFormatError(_too_large(info.st_size, max_bytes))
-        with path.open("rb") as handle:
-            # One byte past the limit is enough to notice a file that grew since `stat`.
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise ArticleFormatError("file vanished while indexing") from None
+    except (OSError, RuntimeError):
+        raise ArticleFormatError("symlink loop (the link leads back to itself)") from None
+    if not real.is_relative_to(root):
+        raise ArticleFormatError("symlink points outside the source folder")
+    return real
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Return the bytes of a regular file no larger than `max_bytes` (never via a link).
+
+    O_NOFOLLOW: `path` is already resolved, so a link here is one swapped in since.
+    """
+    try:
+        handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+        with handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ArticleFormatError("not a regular file")
+            if info.st_size > max_bytes:
+                raise ArticleFormatError(_too_large(info.st_size, max_bytes))
+            # One byte past the limit is enough to notice a file that grew since `fstat`.
             data = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise ArticleFormatError("file vanished while indexing") from None
