@@ -40,7 +40,14 @@ logger = logging.getLogger(__name__)
 POINTER = "CURRENT"
 COLLECTION = "passages"
 SENTENCES = "sentences.npy"
-_CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _chroma_settings() -> ChromaSettings:
+    # A fresh object per client: chromadb writes its client kind into the Settings it is
+    # given, so a shared one turns later embedded clients into HTTP ones.
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
 _KEEP_PREVIOUS = 1  # builds kept behind the current one, for readers still holding them
 
 
@@ -70,7 +77,7 @@ class Collections:
                     host=parsed.hostname,
                     port=parsed.port or (443 if parsed.scheme == "https" else 8000),
                     ssl=parsed.scheme == "https",
-                    settings=_CHROMA_SETTINGS,
+                    settings=_chroma_settings(),
                 )
             except Exception as exc:  # chromadb raises bare ValueError/ConnectionError
                 raise SanadError(f"cannot reach the Chroma server at {self.url}: {exc}") from exc
@@ -80,7 +87,7 @@ class Collections:
         """Return the client and collection name holding a build's passages."""
         if self.url:
             return self.server, f"sanad-{build_id}"
-        return chromadb.PersistentClient(path=str(path / "chroma"), settings=_CHROMA_SETTINGS), (
+        return chromadb.PersistentClient(path=str(path / "chroma"), settings=_chroma_settings()), (
             COLLECTION
         )
 
