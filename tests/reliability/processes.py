@@ -91,12 +91,13 @@ class BotProcess:
         log: Path,
         *args: str,
         real_model: bool = False,
+        verbosity: str = "-vv",
     ) -> BotProcess:
-        """Start `sanad -vv bot` (DEBUG logs) against `fake`, logging to `log`."""
+        """Start `sanad -vv bot` (DEBUG logs, or as `verbosity` says) against `fake`."""
         env = {**env, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                command("-vv", "bot", *args, real_model=real_model),
+                command(verbosity, "bot", *args, real_model=real_model),
                 env=env,
                 cwd=log.parent,
                 stdout=sink,
