@@ -152,10 +152,13 @@ def soak(args: argparse.Namespace) -> int:
             builder = None
             warm = max(1, args.questions // 20)
             rss_start = rss_ready
-            started = time.monotonic()
+            rss_series: list[tuple[int, float]] = []
+            started = next_send = time.monotonic()
             for i in range(args.questions):
                 if i == warm:
                     rss_start = bot.rss_mb()
+                if i and i % 100 == 0:
+                    rss_series.append((i, bot.rss_mb()))
                 if i and i % args.fault_every == 0:
                     name, inject = next(faults)
                     inject(tg)
@@ -191,7 +194,10 @@ def soak(args: argparse.Namespace) -> int:
                     text, chat = questions[i % len(questions)], next(users)
                 update = tg.send_text(text, user_id=chat)
                 ledger.add(Asked(chat, update["message"]["message_id"], time.monotonic(), bad))
-                time.sleep(max(0.0, started + (i + 1) / args.rate - time.monotonic()))
+                # A steady rate, not a schedule: after an outage the backlog drains while new
+                # questions keep coming at the same pace, as readers would send them.
+                next_send = max(next_send + 1 / args.rate, time.monotonic())
+                time.sleep(max(0.0, next_send - time.monotonic()))
             deadline = time.monotonic() + args.drain
             while ledger.in_flight() and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -208,6 +214,7 @@ def soak(args: argparse.Namespace) -> int:
 
     asked = ledger.asked
     report(asked, injected, events, log, tg.token, rss_ready, rss_start, rss_end)
+    print("RSS by question    " + ", ".join(f"{i}: {mb:.0f}" for i, mb in rss_series) + " MB")
     print(f"elapsed: {elapsed:.0f} s; bot exit status {status}; log and data in {root}")
     lost = sum(1 for a in asked if not a.replies)
     duplicated = sum(max(0, len(a.replies) - 1) for a in asked)
