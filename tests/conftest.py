@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from retrieval.embedding import DEFAULT_MODEL, Embedder, load_embedder, prepare_
 from retrieval.engine import Engine
 from retrieval.settings import Settings
 from tests.fakes.embedder import FakeEmbedder
+from tests.fakes.telegram_api import FakeTelegram
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -57,3 +58,10 @@ def seeded_engine(
     engine = Engine(Settings(SANAD_DATA_DIR=data, SANAD_SOURCE_DIR=SEEDS), embedder=real_embedder)
     engine.reindex()
     return engine
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    """A fake Telegram Bot API server on 127.0.0.1, for one test."""
+    async with FakeTelegram() as fake:
+        yield fake

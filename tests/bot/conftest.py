@@ -27,18 +27,6 @@ USER_ID = DEFAULT_USER_ID
 AnyApplication = Any
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without it PTB 22 emits a PTBDeprecationWarning each time it builds a RetryAfter.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
 def bot_settings(base: Settings, tg: FakeTelegram, **overrides: Any) -> Settings:
     """Return settings pointing the bot at the fake server, with an admin."""
     values: dict[str, Any] = {

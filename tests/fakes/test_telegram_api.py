@@ -48,18 +48,6 @@ Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, Non
 CHAT = DEFAULT_USER_ID
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without it PTB 22 emits a PTBDeprecationWarning each time it builds a RetryAfter.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
 def make_bot(tg: FakeTelegram, token: str | None = None) -> Bot:
     return Bot(
         token or tg.token,

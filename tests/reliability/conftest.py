@@ -5,28 +5,14 @@ with the fake embedder (copied for each test that changes it), engines over it.
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from retrieval.engine import Engine
 from retrieval.settings import Settings
-from tests.fakes.telegram_api import FakeTelegram
 from tests.reliability.fakesanad import SlowEmbedder
 from tests.reliability.processes import SEEDS
-
-
-@pytest.fixture(autouse=True)
-def _timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without it PTB 22 emits a PTBDeprecationWarning each time it builds a RetryAfter.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture(scope="session")
