@@ -246,15 +246,16 @@ class Engine:
         t0 = time.perf_counter()
         # A follow-up retrieves with the conversation's words but picks its sentences by
         # what it asks itself: «ومتى؟» wants the date, not the previous question's answer.
+        tokens = index.lexical.resolve(tokenize(question))
         candidates = answering.score_sentences(
-            tokenize(question),
+            tokens,
             vectors[-1],
             passages[: self.settings.top_k],
             index.sentences,
             index.lexical.idf,
         )
         about = answering.describe_question(
-            question, tokenize(question), index.lexical.idf, index.lexical.knows
+            question, tokens, index.lexical.idf, index.lexical.knows
         )
         answer = answering.compose(about, passages[: top_k or self.settings.top_k], candidates)
         timings["compose_ms"] = (time.perf_counter() - t0) * 1000

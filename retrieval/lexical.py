@@ -53,6 +53,50 @@ def load_passages(folder: Path) -> list[tuple[str, str, str]]:
         return [tuple(json.loads(line)) for line in handle if line.strip()]  # type: ignore[misc]
 
 
+# A word's consonant skeleton: long vowels and hamza seats dropped, and the letters Arabic
+# uses for a foreign «g» made one. Names are spelled many ways (زخاروفا / زاخاروفا,
+# بوجدانوف / بوغدانوف, موسكوا / موسكو), and so are dialect words.
+_SKELETON = str.maketrans(
+    {
+        "ا": None,
+        "و": None,
+        "ي": None,
+        "ى": None,
+        "ء": None,
+        "ئ": None,
+        "ؤ": None,
+        "ج": "غ",
+    }
+)
+
+
+def skeleton(token: str) -> str:
+    """Return a search token's consonant skeleton, for matching spelling variants."""
+    return token.translate(_SKELETON)
+
+
+def spelling_variant(a: str, b: str) -> bool:
+    """Tell whether two words differ by one inserted, dropped or changed letter, not the first.
+
+    A different first letter is mostly a verb's person prefix (يدافع / دافع, يتواصل /
+    تواصل): another word of the same root, not another spelling of the same word. Only the
+    two letters written for a foreign «g» may stand for each other there (جوجل / غوغل).
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1 or a == b:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    same_length = len(a) == len(b)
+    if i == 0 and not (same_length and {a[0], b[0]} == {"ج", "غ"}):
+        return False
+    if same_length:
+        return a[i + 1 :] == b[i + 1 :]
+    return a[i:] == b[i + 1 :]
+
+
 class LexicalIndex:
     """A loaded BM25 index that ranks passage ids for a question."""
 
@@ -69,6 +113,7 @@ class LexicalIndex:
         # Terms the index never saw weigh like the rarest ones: a question's unknown word
         # is as telling as it gets.
         self._unseen_idf = math.log(1 + n)
+        self._variants: dict[str, list[str]] | None = None
 
     def knows(self, token: str) -> bool:
         """Tell whether any indexed passage uses this search token."""
@@ -81,6 +126,30 @@ class LexicalIndex:
             return self._unseen_idf
         n = max(len(self.ids), 1)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def resolve(self, tokens: Sequence[str]) -> list[str]:
+        """Replace terms the index never saw by a spelling variant it knows, if one is close.
+
+        A variant shares the word's consonant skeleton and is one letter away from it
+        (زخاروفا: زاخاروفا, بوجدانوف: بوغدانوف; not يتواصل: توصيل, another word); among
+        several, the most frequent wins. Short words and words without one stay as they are.
+        """
+        if all(t in self._df for t in tokens):
+            return list(tokens)
+        if self._variants is None:
+            variants: dict[str, list[str]] = {}
+            for token in sorted(self._df, key=lambda t: -self._df[t]):
+                key = skeleton(token)
+                if len(token) >= 4 and len(key) >= 3:
+                    variants.setdefault(key, []).append(token)
+            self._variants = variants
+        out = []
+        for token in tokens:
+            if token not in self._df and len(token) >= 4:
+                close = self._variants.get(skeleton(token), [])
+                token = next((v for v in close if spelling_variant(v, token)), token)
+            out.append(token)
+        return out
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -95,7 +164,7 @@ class LexicalIndex:
 
     def search(self, question: str, k: int) -> list[tuple[str, float]]:
         """Return up to k (passage id, BM25 score) pairs with a positive score, best first."""
-        tokens = tokenize(question)
+        tokens = self.resolve(tokenize(question))
         if self._retriever is None or not tokens:
             return []
         scores = self._retriever.get_scores(tokens)
