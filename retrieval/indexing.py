@@ -362,9 +362,11 @@ def _embed(
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
     vectors = np.empty((len(texts), embedder.dim), dtype=np.float32)
     tick = progress(len(texts)) if progress else None
-    batch = 32
-    for start in range(0, len(order), batch):
-        idx = order[start : start + batch]
+    # The model reads 32 texts at a time; handing it 8 such batches per call keeps the
+    # per-call work (prompts, sorting, tensors) small while progress still moves often.
+    batch, call = 32, 256
+    for start in range(0, len(order), call):
+        idx = order[start : start + call]
         vectors[idx] = embedder.embed_passages([texts[i] for i in idx], batch_size=batch)
         if tick:
             tick(len(idx))
