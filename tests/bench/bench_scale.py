@@ -67,31 +67,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Recording:
-    """An embedder that remembers every passage-side text it was given."""
+    """An embedder that remembers every passage-side text it was given, and its time."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
         self.texts: list[str] = []
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed_queries(texts)
-
-    def embed_passages(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
-    ) -> np.ndarray:
-        self.texts.extend(texts)
-        return self.inner.embed_passages(texts, batch_size=batch_size)
-
-
-class Timed:
-    """An embedder that adds up the time spent inside the model."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
         self.seconds = 0.0
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -100,6 +82,7 @@ class Timed:
     def embed_passages(
         self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
     ) -> np.ndarray:
+        self.texts.extend(texts)
         t0 = time.perf_counter()
         try:
             return self.inner.embed_passages(texts, batch_size=batch_size)
@@ -134,7 +117,7 @@ def bench_indexing(
     )
     encodes, builds, inside = [], [], []
     data = work / f"index-{passages}"
-    timed = Timed(embedder)
+    timed = Recording(embedder)
     for i in range(rounds):
         # Alternate the order (ABBA...), so that a machine slowing down or warming up over
         # the run does not favour either side.
