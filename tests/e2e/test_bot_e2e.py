@@ -5,12 +5,8 @@ bot start together (model loads overlap) and serve every scenario of the module.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,14 +17,18 @@ import pytest
 
 from bot import replies
 from tests.fakes.telegram_api import FakeTelegram, FakeTelegramThread
+from tests.reliability.processes import (
+    ADMIN,
+    SEEDS,
+    START_TIMEOUT,
+    BotProcess,
+    command,
+)
+from tests.reliability.processes import environment as base_environment
 
 pytestmark = pytest.mark.model
 
-REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO / "seeds"
-ADMIN = 7007
 QUESTION = "لماذا دعت روسيا الفصائل الفلسطينية إلى موسكو؟"
-START_TIMEOUT = 120.0
 ANSWER_TIMEOUT = 30.0
 NEW_ARTICLE = """\
 المغرب يعلن محصولا قياسيا من القمح هذا العام
@@ -40,91 +40,9 @@ NEW_ARTICLE = """\
 """
 
 
-def sanad(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def environment(data: Path, source: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "SANAD_"))
-    }
-    env.update(
-        {
-            "SANAD_DATA_DIR": str(data),
-            "SANAD_SOURCE_DIR": str(source),
-            "SANAD_ADMIN_IDS": str(ADMIN),
-            "SANAD_RATE_LIMIT": "1000",
-            "PTB_TIMEDELTA": "true",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONPATH": str(REPO),
-            **extra,
-        }
-    )
-    return env
-
-
-@dataclass
-class BotProcess:
-    """A running `sanad bot` and the fake Bot API it talks to."""
-
-    fake: FakeTelegramThread
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_in_log(self, needle: str, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while needle not in self.log_text():
-            if self.process.poll() is not None:
-                raise AssertionError(f"the bot exited:\n{self.log_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{needle!r} not logged:\n{self.log_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def wait_ready(self) -> None:
-        """Wait until the bot polls (or has set its webhook): post_init is done by then."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while not any(c.method in ("getUpdates", "setWebhook") for c in self.fake.calls):
-            if self.process.poll() is not None:
-                raise AssertionError(f"the bot exited:\n{self.log_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the bot did not start:\n{self.log_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return int(self.process.returncode)
-
-
-def launch(fake: FakeTelegramThread, env: dict[str, str], log: Path, *args: str) -> BotProcess:
-    env = {**env, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            sanad("-vv", "bot", *args),
-            env=env,
-            cwd=log.parent,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    return BotProcess(fake, process, log)
+    # The scenarios ask more questions per user than the default rate limit allows.
+    return base_environment(data, source, SANAD_RATE_LIMIT="1000", **extra)
 
 
 @dataclass
@@ -141,7 +59,7 @@ def bots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bots]:
     source, data = root / "articles", root / "data"
     shutil.copytree(SEEDS, source)
     indexed = subprocess.run(
-        sanad("index", "--json"),
+        command("index", "--json", real_model=True),
         env=environment(data, source),
         cwd=root,
         capture_output=True,
@@ -158,19 +76,20 @@ def bots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bots]:
     ):
         # The Bot API is down when the polling bot starts: it must wait for it.
         polling_api.set_down(True)
-        polling = launch(polling_api, environment(data, source), root / "polling.log")
-        port = free_port()
-        webhook_env = environment(
-            webhook_data,
-            source,
-            SANAD_WEBHOOK_URL=f"http://127.0.0.1:{port}/sanad-hook",
-            SANAD_WEBHOOK_LISTEN="127.0.0.1",
-            SANAD_WEBHOOK_PORT=str(port),
-            SANAD_WEBHOOK_SECRET="e2e-secret_token",
+        polling = BotProcess.launch(
+            polling_api, environment(data, source), root / "polling.log", real_model=True
         )
-        webhook = launch(webhook_api, webhook_env, root / "webhook.log", "--webhook")
+        webhook = BotProcess.launch(
+            webhook_api,
+            BotProcess.webhook_env(environment(webhook_data, source)),
+            root / "webhook.log",
+            "--webhook",
+            real_model=True,
+        )
         try:
-            polling.wait_in_log("Bootstrap Initialize Application): Failed run number 1")
+            polling.wait_in_log(
+                "Bootstrap Initialize Application): Failed run number 1", timeout=START_TIMEOUT
+            )
             polling_api.set_down(False)
             polling.wait_ready()
             webhook.wait_ready()

@@ -1,7 +1,8 @@
 """Sanad as an operator runs it, in subprocesses: `sanad index`, `sanad ask`, `sanad bot`.
 
-Shared by the reliability tests and the soak benchmark. `command()` runs the real CLI with
-the fake embedder (tests/reliability/fakesanad.py) unless `real_model` is asked for.
+Shared by the reliability tests, the end-to-end bot tests and the soak benchmark.
+`command()` runs the real CLI with the fake embedder (tests/reliability/fakesanad.py) unless
+`real_model` is asked for.
 """
 
 from __future__ import annotations
