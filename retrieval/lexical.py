@@ -137,17 +137,25 @@ class LexicalIndex:
         if all(t in self._df for t in tokens):
             return list(tokens)
         if self._variants is None:
+            # Built on the first unknown word, not at load: most questions never need it.
+            # (About a second for half a million distinct terms.)
             variants: dict[str, list[str]] = {}
-            for token in sorted(self._df, key=lambda t: -self._df[t]):
-                key = skeleton(token)
-                if len(token) >= 4 and len(key) >= 3:
-                    variants.setdefault(key, []).append(token)
+            for token in self._df:
+                if len(token) >= 4:
+                    key = skeleton(token)
+                    if len(key) >= 3:
+                        variants.setdefault(key, []).append(token)
             self._variants = variants
         out = []
         for token in tokens:
             if token not in self._df and len(token) >= 4:
-                close = self._variants.get(skeleton(token), [])
-                token = next((v for v in close if spelling_variant(v, token)), token)
+                close = [
+                    v
+                    for v in self._variants.get(skeleton(token), ())
+                    if spelling_variant(v, token)
+                ]
+                if close:
+                    token = max(close, key=lambda v: (self._df[v], v))
             out.append(token)
         return out
 
