@@ -250,10 +250,22 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for token in _TOKEN.findall(for_search(text)):
         token = _DIALECT_TO_STANDARD.get(token, token)
-        if token in _STOPWORDS or (len(token) == 1 and not token.isdigit()):
+        if _function_word(token) or (len(token) == 1 and not token.isdigit()):
             continue
         tokens.append(stem(token))
     return tokens
+
+
+def _function_word(token: str) -> bool:
+    """Tell whether a token is a stopword, also behind a conjunction and a preposition.
+
+    «وقديش», «بماذا» and «فمين» ask as «كم», «ماذا» and «من» do: they carry no content.
+    """
+    forms = [token]
+    if token[:1] in ("و", "ف") and len(token) > 2:
+        forms.append(token[1:])
+    forms += [f[1:] for f in list(forms) if f[:1] in ("ب", "ل") and len(f) > 2]
+    return any(_DIALECT_TO_STANDARD.get(f, f) in _STOPWORDS for f in forms)
 
 
 def detect_language(text: str) -> str:

@@ -178,6 +178,23 @@ def test_dialect_questions_meet_standard_ones(dialect: str, standard: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("question", "standard"),
+    [
+        ("وقديش عدد الرهائن؟", "كم عدد الرهائن؟"),
+        ("وبماذا خرج الاجتماع؟", "ماذا خرج الاجتماع؟"),
+        ("فمين رئيس الوفد؟", "من رئيس الوفد؟"),
+    ],
+)
+def test_question_words_behind_a_clitic_carry_no_content(question: str, standard: str) -> None:
+    assert tokenize(question) == tokenize(standard)
+
+
+def test_words_that_only_start_like_a_clitic_stay() -> None:
+    # و، ب and ل are also the first letters of content words.
+    assert len(tokenize("ولي بيروت لندن")) == 3
+
+
+@pytest.mark.parametrize(
     ("text", "numbers"),
     [
         ("محادثات يوم 29 فبراير", ["29"]),
