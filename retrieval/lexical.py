@@ -80,7 +80,8 @@ def spelling_variant(a: str, b: str) -> bool:
 
     A different first letter is mostly a verb's person prefix (يدافع / دافع, يتواصل /
     تواصل): another word of the same root, not another spelling of the same word. Only the
-    two letters written for a foreign «g» may stand for each other there (جوجل / غوغل).
+    two letters written for a foreign «g» may stand for each other there (جدانوف / غدانوف,
+    the stems of بوجدانوف / بوغدانوف).
     """
     if len(a) > len(b):
         a, b = b, a
