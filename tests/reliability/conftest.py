@@ -26,14 +26,6 @@ def seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """A writable copy of the seed articles."""
-    folder = tmp_path / "articles"
-    shutil.copytree(SEEDS, folder)
-    return folder
-
-
-@pytest.fixture
 def data(tmp_path: Path, seeds_index: Path) -> Path:
     """A data dir of this test's own, starting as a copy of the seeds index."""
     folder = tmp_path / "data"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,14 +49,6 @@ class RecordingEmbedder(FakeEmbedder):
 @pytest.fixture
 def fake_embedder() -> RecordingEmbedder:
     return RecordingEmbedder()
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """A writable copy of the seed articles."""
-    folder = tmp_path / "src"
-    shutil.copytree(SEEDS, folder)
-    return folder
 
 
 @pytest.fixture

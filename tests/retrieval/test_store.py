@@ -25,7 +25,6 @@ from retrieval.settings import Settings
 from tests.fakes.embedder import FakeEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO / "seeds"
 DELEGATION = "004_f34d176aa109b3d9"
 QUESTION = "من دعا الفصائل الفلسطينية إلى موسكو؟"
 NEW_FACT = "وقال مصدر في الوفد إن الزيارة ستستمر ثلاثة أيام في العاصمة الروسية."
@@ -45,14 +44,6 @@ class GatedEmbedder(FakeEmbedder):
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
         return super().embed_passages(texts, batch_size=batch_size, progress=progress)
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    """A writable copy of the seed articles."""
-    folder = tmp_path / "src"
-    shutil.copytree(SEEDS, folder)
-    return folder
 
 
 @pytest.fixture
