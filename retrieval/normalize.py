@@ -264,7 +264,7 @@ def _function_word(token: str) -> bool:
     forms = [token]
     if token[:1] in ("و", "ف") and len(token) > 2:
         forms.append(token[1:])
-    forms += [f[1:] for f in list(forms) if f[:1] in ("ب", "ل") and len(f) > 2]
+    forms += [f[1:] for f in forms if f[:1] in ("ب", "ل") and len(f) > 2]
     return any(_DIALECT_TO_STANDARD.get(f, f) in _STOPWORDS for f in forms)
 
 
