@@ -93,6 +93,15 @@ class FakeOpenAI:
             scripted = Reply(status=500, text="no reply scripted")
         return Reply(text=scripted) if isinstance(scripted, str) else scripted
 
+    async def _receive(self, request: web.Request) -> tuple[JSONDict, Reply]:
+        """Read a chat request, record it, and wait out its scripted reply's delay."""
+        body = await request.json()
+        self.paths.append(request.path)
+        reply = self._next_reply(body)
+        if reply.delay:
+            await self._pause(reply.delay)
+        return body, reply
+
     @property
     def base_url(self) -> str:
         """The OpenAI-style root, http://127.0.0.1:PORT/v1."""
@@ -170,11 +179,7 @@ class FakeOpenAI:
     # --- OpenAI --------------------------------------------------------------------------------
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.paths.append(request.path)
-        reply = self._next_reply(body)
-        if reply.delay:
-            await self._pause(reply.delay)
+        body, reply = await self._receive(request)
         if reply.status != 200:
             error = {"message": reply.text or "server error", "type": "server_error"}
             return web.json_response({"error": error}, status=reply.status)
@@ -227,11 +232,7 @@ class FakeOpenAI:
     # --- Ollama --------------------------------------------------------------------------------
 
     async def _ollama_chat(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.paths.append(request.path)
-        reply = self._next_reply(body)
-        if reply.delay:
-            await self._pause(reply.delay)
+        body, reply = await self._receive(request)
         if reply.status != 200:
             return web.json_response({"error": reply.text or "server error"}, status=reply.status)
         model = str(body.get("model") or MODEL)
